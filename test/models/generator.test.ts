@@ -50,7 +50,11 @@ describe('test-model generator', () => {
         : ['model.onnx'];
       for (const file of onnx) assert.ok(existsSync(join(dir, 'onnx', file)), `${id}: onnx/${file}`);
       const generative = config.is_encoder_decoder === true || config.model_type === 'gpt2';
-      assert.equal(existsSync(join(dir, 'generation_config.json')), generative, `${id}: generation_config.json`);
+      assert.equal(
+        existsSync(join(dir, 'generation_config.json')),
+        generative,
+        `${id}: generation_config.json`,
+      );
     }
   });
 
@@ -97,7 +101,10 @@ describe('BERT-base-shaped benchmark model', () => {
     assert.equal(Object.keys(tokenizer.model.vocab).length, 30522);
 
     const classify = await pipeline('text-classification', path);
-    const texts = ['hello there', 'I would like to change my delivery address before the order ships, please'];
+    const texts = [
+      'hello there',
+      'I would like to change my delivery address before the order ships, please',
+    ];
     const results = await classify(texts);
     assert.equal(results.length, 2);
     for (const r of results) {

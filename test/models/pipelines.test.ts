@@ -18,7 +18,8 @@ import { GENERATION_CORPUS } from '../../tools/testmodels/lexicon.ts';
 
 env.allowRemoteModels = false;
 
-const cosine = (a: number[] = [], b: number[] = []): number => a.reduce((s, x, i) => s + x * (b[i] as number), 0);
+const cosine = (a: number[] = [], b: number[] = []): number =>
+  a.reduce((s, x, i) => s + x * (b[i] as number), 0);
 
 describe('text-classification (tiny-sentiment)', () => {
   const path = testModelPath('hubserve-test/tiny-sentiment');
@@ -35,7 +36,10 @@ describe('text-classification (tiny-sentiment)', () => {
       results.map((r) => r.label),
       ['POSITIVE', 'NEGATIVE', 'NEGATIVE', 'POSITIVE'],
     );
-    assert.ok(results.every((r) => r.score > 0.9), JSON.stringify(results));
+    assert.ok(
+      results.every((r) => r.score > 0.9),
+      JSON.stringify(results),
+    );
   });
 
   it('dtype q8 loads onnx/model_quantized.onnx, and scores like fp32', async () => {
@@ -66,18 +70,29 @@ describe('sentence-pair classification (tiny-nli)', () => {
     const inputs = tokenizer(premises, { text_pair: hypotheses, padding: true });
     const { logits } = (await model(inputs)) as { logits: Tensor };
     const labels = (logits.tolist() as number[][]).map(
-      (row) => (model.config as unknown as { id2label: Record<number, string> }).id2label[row.indexOf(Math.max(...row))],
+      (row) =>
+        (model.config as unknown as { id2label: Record<number, string> }).id2label[
+          row.indexOf(Math.max(...row))
+        ],
     );
     assert.deepEqual(labels, ['entailment', 'contradiction', 'neutral']);
   });
 
   it('serves zero-shot classification through the hypothesis template', async () => {
     const classify = await pipeline('zero-shot-classification', path);
-    const single = await classify('The team won the football match yesterday', ['politics', 'sports', 'food']);
+    const single = await classify('The team won the football match yesterday', [
+      'politics',
+      'sports',
+      'food',
+    ]);
     assert.equal(Array.isArray(single) ? undefined : single.labels[0], 'sports');
-    const multi = await classify('I had pizza at the airport before my flight', ['food', 'travel', 'finance'], {
-      multi_label: true,
-    });
+    const multi = await classify(
+      'I had pizza at the airport before my flight',
+      ['food', 'travel', 'finance'],
+      {
+        multi_label: true,
+      },
+    );
     assert.ok(!Array.isArray(multi), 'one input, one result');
     const score = Object.fromEntries(multi.labels.map((l, i) => [l, multi.scores[i] as number]));
     assert.ok((score.food ?? 0) > 0.9 && (score.travel ?? 0) > 0.9, JSON.stringify(score));
@@ -114,7 +129,14 @@ describe('question-answering (tiny-qa)', () => {
 describe('feature-extraction (tiny-embeddings)', () => {
   it('puts related words and sentences close together', async () => {
     const embed = await pipeline('feature-extraction', testModelPath('hubserve-test/tiny-embeddings'));
-    const texts = ['cat', 'kitten', 'bank', 'A cat sits on the mat', 'My puppy is a good pet', 'The stock market fell'];
+    const texts = [
+      'cat',
+      'kitten',
+      'bank',
+      'A cat sits on the mat',
+      'My puppy is a good pet',
+      'The stock market fell',
+    ];
     const output = await embed(texts, { pooling: 'mean', normalize: true });
     assert.deepEqual(output.dims, [texts.length, 32]);
     const [cat, kitten, bank, s1, s2, s3] = output.tolist() as number[][];
@@ -126,7 +148,10 @@ describe('feature-extraction (tiny-embeddings)', () => {
     };
     const seen = JSON.stringify(similarity);
     assert.ok(similarity['cat~kitten'] > similarity['cat~bank'] + 0.3, seen);
-    assert.ok(similarity['cat sentence~pet sentence'] > similarity['cat sentence~market sentence'] + 0.3, seen);
+    assert.ok(
+      similarity['cat sentence~pet sentence'] > similarity['cat sentence~market sentence'] + 0.3,
+      seen,
+    );
     assert.ok(Math.abs(cosine(s1, s1) - 1) < 1e-5, 'embeddings are normalized');
   });
 });
@@ -210,7 +235,11 @@ describe('text-generation (tiny-gpt2)', () => {
 describe('text2text (tiny-t5-translate, tiny-t5-summarize)', () => {
   it('translates word by word with an encoder and a merged decoder', async () => {
     const translate = await pipeline('translation', testModelPath('hubserve-test/tiny-t5-translate'));
-    const outputs = (await translate(['The cat drinks water', 'hello world', 'my friend has a xylophone'])) as {
+    const outputs = (await translate([
+      'The cat drinks water',
+      'hello world',
+      'my friend has a xylophone',
+    ])) as {
       translation_text: string;
     }[];
     assert.deepEqual(

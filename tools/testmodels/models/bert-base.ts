@@ -8,7 +8,14 @@ import { DType, Graph } from '../onnx/graph.ts';
 import { normals } from '../random.ts';
 import { wordPiece } from '../tokenizers.ts';
 
-export const BERT_BASE = { layers: 12, hidden: 768, heads: 12, ffn: 3072, vocab: 30522, positions: 512 } as const;
+export const BERT_BASE = {
+  layers: 12,
+  hidden: 768,
+  heads: 12,
+  ffn: 3072,
+  vocab: 30522,
+  positions: 512,
+} as const;
 const HEAD_DIM = BERT_BASE.hidden / BERT_BASE.heads;
 
 /** 30522 tokens like bert-base-uncased's: known words whole, others in 2-3 letter pieces. */
@@ -35,14 +42,27 @@ function graph(): Uint8Array {
   const g = new Graph('bert_base');
   let seed = 1;
   const param = (name: string, dims: readonly number[]): string =>
-    g.weight(name, DType.float, dims, normals(dims.reduce((a, b) => a * b, 1), 0.02, seed++));
+    g.weight(
+      name,
+      DType.float,
+      dims,
+      normals(
+        dims.reduce((a, b) => a * b, 1),
+        0.02,
+        seed++,
+      ),
+    );
   const constant = (name: string, dims: readonly number[], value: number): string =>
     g.weight(name, DType.float, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(value));
   const layerNorm = (x: string, name: string): string =>
-    g.op('LayerNormalization', [x, constant(`${name}.gamma`, [hidden], 1), constant(`${name}.beta`, [hidden], 0)], {
-      axis: { i: -1 },
-      epsilon: { f: 1e-12 },
-    });
+    g.op(
+      'LayerNormalization',
+      [x, constant(`${name}.gamma`, [hidden], 1), constant(`${name}.beta`, [hidden], 0)],
+      {
+        axis: { i: -1 },
+        epsilon: { f: 1e-12 },
+      },
+    );
   const dense = (x: string, name: string, inDim: number, outDim: number): string =>
     g.add(g.matmul(x, param(`${name}.weight`, [inDim, outDim])), constant(`${name}.bias`, [outDim], 0));
   // erf-GELU, the pattern ORT fuses into its Gelu kernel.
@@ -54,7 +74,10 @@ function graph(): Uint8Array {
   const types = g.input('token_type_ids', DType.int64, SEQ_DIMS);
   const positionIds = g.op('Range', [g.i64([0], []), g.squeeze(g.dimOf(ids, 1), [0]), g.i64([1], [])]);
   let x = g.add(
-    g.add(g.gather(param('embeddings.word', [vocab, hidden]), ids), g.gather(param('embeddings.position', [positions, hidden]), positionIds)),
+    g.add(
+      g.gather(param('embeddings.word', [vocab, hidden]), ids),
+      g.gather(param('embeddings.position', [positions, hidden]), positionIds),
+    ),
     g.gather(param('embeddings.token_type', [2, hidden]), types),
   );
   x = layerNorm(x, 'embeddings.norm');
@@ -64,7 +87,10 @@ function graph(): Uint8Array {
   for (let l = 0; l < layers; l++) {
     const p = `layer.${l}`;
     const q = splitHeads(dense(x, `${p}.query`, hidden, hidden));
-    const k = g.transpose(g.reshape(dense(x, `${p}.key`, hidden, hidden), [0, 0, heads, HEAD_DIM]), [0, 2, 3, 1]);
+    const k = g.transpose(
+      g.reshape(dense(x, `${p}.key`, hidden, hidden), [0, 0, heads, HEAD_DIM]),
+      [0, 2, 3, 1],
+    );
     const v = splitHeads(dense(x, `${p}.value`, hidden, hidden));
     const scores = g.add(g.div(g.matmul(q, k), g.f32([Math.sqrt(HEAD_DIM)])), maskBias);
     const context = g.reshape(g.transpose(g.matmul(g.softmax(scores), v), [0, 2, 1, 3]), [0, 0, hidden]);

@@ -26,7 +26,11 @@ function graph(): Uint8Array {
   const g = new Graph('embeddings');
   const { ids } = bertInputs(g, false);
   const table = tokenTable(g, 'word_embeddings', bertTokenizer.vocab, HIDDEN_SIZE, embedding);
-  g.output('last_hidden_state', g.gather(table, ids), DType.float, ['batch_size', 'sequence_length', HIDDEN_SIZE]);
+  g.output('last_hidden_state', g.gather(table, ids), DType.float, [
+    'batch_size',
+    'sequence_length',
+    HIDDEN_SIZE,
+  ]);
   return g.toBytes();
 }
 

@@ -20,15 +20,22 @@ function neighbourVotes(facts: Record<string, string>): Float32Array {
 /** Whole words are candidates; special tokens, punctuation and single letters/pieces are not. */
 function prior(): Float32Array {
   const p = new Float32Array(V);
-  for (const [token, id] of vocab) p[id] = /^[a-z0-9]{2,}$/.test(token) || token === 'a' || token === 'i' ? 0 : -10;
+  for (const [token, id] of vocab)
+    p[id] = /^[a-z0-9]{2,}$/.test(token) || token === 'a' || token === 'i' ? 0 : -10;
   return p;
 }
 
 function graph(): Uint8Array {
   const g = new Graph('fill_mask');
   const { ids } = bertInputs(g, false);
-  const left = g.gather(g.weight('left_votes', DType.float, [V, V], neighbourVotes(FILL_MASK_LEFT)), shifted(g, ids, 2, 1));
-  const right = g.gather(g.weight('right_votes', DType.float, [V, V], neighbourVotes(FILL_MASK_RIGHT)), shifted(g, ids, 2, -1));
+  const left = g.gather(
+    g.weight('left_votes', DType.float, [V, V], neighbourVotes(FILL_MASK_LEFT)),
+    shifted(g, ids, 2, 1),
+  );
+  const right = g.gather(
+    g.weight('right_votes', DType.float, [V, V], neighbourVotes(FILL_MASK_RIGHT)),
+    shifted(g, ids, 2, -1),
+  );
   const logits = g.add(g.add(left, right), g.weight('prior', DType.float, [V], prior()));
   g.output('logits', logits, DType.float, ['batch_size', 'sequence_length', V]);
   return g.toBytes();

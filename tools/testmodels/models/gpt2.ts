@@ -111,7 +111,8 @@ export function build(): ModelFolder {
   return {
     id: 'hubserve-test/tiny-gpt2',
     task: 'text-generation',
-    description: 'Decoder-only LM with a KV cache that continues its three-sentence corpus deterministically.',
+    description:
+      'Decoder-only LM with a KV cache that continues its three-sentence corpus deterministically.',
     config: {
       model_type: 'gpt2',
       architectures: ['GPT2LMHeadModel'],

@@ -1,6 +1,14 @@
 // token-classification (NER): known person names -> PER, places -> LOC, organisations -> ORG, tagged
 // B- at the start of a name and I- when the previous token is of the same type ("Alice Smith").
-import { bertInputs, bertTokenizer, encoderFolder, labelMaps, oneHot, shifted, tokenTable } from '../encoders.ts';
+import {
+  bertInputs,
+  bertTokenizer,
+  encoderFolder,
+  labelMaps,
+  oneHot,
+  shifted,
+  tokenTable,
+} from '../encoders.ts';
 import { ENTITIES } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
 import { DType, Graph } from '../onnx/graph.ts';
@@ -33,7 +41,11 @@ function graph(): Uint8Array {
   const features = g.concat([types, continued], 2); // [b, s, 6]
   const weights = g.weight('classifier', DType.float, [2 * TYPES.length, LABELS.length], labelWeights());
   const bias = g.f32(oneHot(0, LABELS.length), [LABELS.length]); // "O" unless evidence says otherwise
-  g.output('logits', g.add(g.matmul(features, weights), bias), DType.float, ['batch_size', 'sequence_length', LABELS.length]);
+  g.output('logits', g.add(g.matmul(features, weights), bias), DType.float, [
+    'batch_size',
+    'sequence_length',
+    LABELS.length,
+  ]);
   return g.toBytes();
 }
 

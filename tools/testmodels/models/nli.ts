@@ -1,7 +1,16 @@
 // Sentence-pair classification (NLI): premise and hypothesis are compared by topic. Same topic ->
 // entailment, no shared topic -> neutral, same topic with an odd number of negations -> contradiction.
 // Labels follow MNLI, so zero-shot classification ("This example is {label}.") works on it.
-import { bertInputs, bertTokenizer, encoderFolder, labelMaps, oneHot, parity, sumTokens, tokenTable } from '../encoders.ts';
+import {
+  bertInputs,
+  bertTokenizer,
+  encoderFolder,
+  labelMaps,
+  oneHot,
+  parity,
+  sumTokens,
+  tokenTable,
+} from '../encoders.ts';
 import { NEGATION_WORDS, TOPICS, type Topic } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
 import { DType, Graph } from '../onnx/graph.ts';

@@ -1,7 +1,15 @@
 // question-answering: the question word says what kind of answer is wanted (who -> person, where ->
 // place, when -> date, "which company" -> organisation); start/end logits pick the context's span of
 // that kind, so "Where does Alice live?" + "Alice lives in Paris." -> "Paris".
-import { bertInputs, bertTokenizer, encoderFolder, oneHot, shifted, sumTokens, tokenTable } from '../encoders.ts';
+import {
+  bertInputs,
+  bertTokenizer,
+  encoderFolder,
+  oneHot,
+  shifted,
+  sumTokens,
+  tokenTable,
+} from '../encoders.ts';
 import { ENTITIES, ENTITY_TYPES, QUESTION_WORDS } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
 import { DType, Graph } from '../onnx/graph.ts';

@@ -16,7 +16,11 @@ const [PAD, EOS, UNK] = ['<pad>', '</s>', '<unk>'];
 const MAX_LENGTH = 128;
 const capitalized = (w: string): string => w.charAt(0).toUpperCase() + w.slice(1);
 const entityWords = Object.values(ENTITIES).flat();
-const summaryWords = new Set([...entityWords, ...entityWords.map(capitalized), ...Object.values(TOPICS).flat()]);
+const summaryWords = new Set([
+  ...entityWords,
+  ...entityWords.map(capitalized),
+  ...Object.values(TOPICS).flat(),
+]);
 
 export const t5Tokenizer = byteLevelBpe({
   words: [
@@ -76,11 +80,19 @@ function decoder(vocab: Vocab): Uint8Array {
   const V = vocab.size;
   const D = 3 + V;
   const g = new Graph('t5_decoder_merged');
-  const encoderMask = g.input('encoder_attention_mask', DType.int64, ['batch_size', 'encoder_sequence_length']);
+  const encoderMask = g.input('encoder_attention_mask', DType.int64, [
+    'batch_size',
+    'encoder_sequence_length',
+  ]);
   const ids = g.input('input_ids', DType.int64, ['batch_size', 'decoder_sequence_length']);
   const encoded = g.input('encoder_hidden_states', DType.float, ['batch_size', 'encoder_sequence_length', D]);
   const past = (part: 'decoder' | 'encoder', kind: 'key' | 'value'): string =>
-    g.input(`past_key_values.0.${part}.${kind}`, DType.float, ['batch_size', 1, `past_${part}_sequence_length`, D]);
+    g.input(`past_key_values.0.${part}.${kind}`, DType.float, [
+      'batch_size',
+      1,
+      `past_${part}_sequence_length`,
+      D,
+    ]);
   const [pastSelfKey, pastSelfValue, pastCrossKey, pastCrossValue] = [
     past('decoder', 'key'),
     past('decoder', 'value'),
@@ -145,7 +157,12 @@ function folder(id: string, task: string, description: string, tables: Tables): 
     },
     tokenizer: tokenizerJson,
     tokenizerConfig: { model_max_length: MAX_LENGTH, pad_token: PAD, eos_token: EOS, unk_token: UNK },
-    generationConfig: { decoder_start_token_id: pad, pad_token_id: pad, eos_token_id: eos, max_length: MAX_LENGTH },
+    generationConfig: {
+      decoder_start_token_id: pad,
+      pad_token_id: pad,
+      eos_token_id: eos,
+      max_length: MAX_LENGTH,
+    },
     onnx: { 'encoder_model.onnx': encoder(vocab, tables), 'decoder_model_merged.onnx': decoder(vocab) },
   };
 }
@@ -154,4 +171,9 @@ export const buildTranslation = (): ModelFolder =>
   folder('hubserve-test/tiny-t5-translate', 'translation', 'English -> French, word by word.', TRANSLATE);
 
 export const buildSummarization = (): ModelFolder =>
-  folder('hubserve-test/tiny-t5-summarize', 'summarization', 'Keeps the names, places, dates and topics.', SUMMARIZE);
+  folder(
+    'hubserve-test/tiny-t5-summarize',
+    'summarization',
+    'Keeps the names, places, dates and topics.',
+    SUMMARIZE,
+  );
