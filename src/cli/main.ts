@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// The hubserve command line: serve and pull.
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { isServeError } from '../errors.ts';
+import { hubSettingsFromEnv, progressReporter, pullModels } from '../hub/index.ts';
+import { startServer } from './serve.ts';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+const program = new Command('hubserve')
+  .description('Serve Hugging Face Hub NLP models as a fast, safe HTTP API.')
+  .version(version);
+
+program
+  .command('serve')
+  .description('Serve models: Hub ids (org/name[@revision]), local folders, or name=source.')
+  .argument('[models...]', 'models to serve, besides those of the config file')
+  .option(
+    '-c, --config <file>',
+    'YAML config file (default: ./hubserve.yaml if present; env HUBSERVE_CONFIG)',
+  )
+  .option('--host <host>', 'interface to listen on (env HUBSERVE_HOST; default 127.0.0.1)')
+  .option('-p, --port <port>', 'port (env HUBSERVE_PORT; default 8080)', (v) => Number(v))
+  .option('--offline', 'use the Hugging Face cache only (also HF_HUB_OFFLINE=1)')
+  .addOption(new Option('--log-level <level>', 'log level (env HUBSERVE_LOG_LEVEL)'))
+  .option('--task <task>', 'task of the models named on the command line')
+  .option('--dtype <dtype>', 'weights of the models named on the command line (fp32, q8, fp16, q4, ...)')
+  .option('--device <device>', 'device of the models named on the command line (cpu, cuda, webgpu)')
+  .action(async (models: string[], flags: Record<string, string | number | boolean | undefined>) => {
+    const config = loadConfig({
+      ...(flags.config ? { file: String(flags.config) } : {}),
+      models,
+      flags: definedOnly({
+        host: flags.host,
+        port: flags.port,
+        offline: flags.offline,
+        log_level: flags.logLevel,
+      }) as Partial<Config>,
+    });
+    // Per-model flags apply to the models named on the command line.
+    const named = new Set(models.map((m) => m.split('=')[0]));
+    for (const model of config.models) {
+      if (!named.has(model.name) && !named.has(model.source)) continue;
+      Object.assign(model, definedOnly({ task: flags.task, dtype: flags.dtype, device: flags.device }));
+    }
+    if (config.models.length === 0) {
+      throw new Error(
+        'no models to serve: name some (hubserve serve org/name) or give a config file (--config)',
+      );
+    }
+    const hub = { ...hubSettingsFromEnv(), ...(config.offline ? { offline: true } : {}) };
+    const server = await startServer(config, hub, version);
+    const stop = (): void => {
+      server.app.log.info('shutting down');
+      void server.close().then(() => process.exit(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+
+program
+  .command('pull')
+  .description('Download models into the Hugging Face cache (to bake them into an image).')
+  .argument('<models...>', 'Hub ids (org/name[@revision])')
+  .option('--dtype <dtype>', 'weights to fetch', 'fp32')
+  .action(async (models: string[], flags: { dtype: string }) => {
+    const pulled = await pullModels(models, {
+      dtype: flags.dtype,
+      settings: hubSettingsFromEnv(),
+      onProgress: progressReporter(),
+    });
+    for (const model of pulled) console.log(`${model.source} -> ${model.path}`);
+  });
+
+function definedOnly(values: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(
+    `hubserve: ${isServeError(error) ? `${error.message} [${error.code}]` : (error as Error).message}`,
+  );
+  process.exit(1);
+});

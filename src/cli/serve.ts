@@ -1,0 +1,37 @@
+// `hubserve serve`: resolve and load every configured model, then serve HTTP until SIGTERM/SIGINT.
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/schema.ts';
+import { buildApp } from '../http/app.ts';
+import { type HubSettings, progressReporter } from '../hub/index.ts';
+import { Registry } from '../registry/registry.ts';
+
+export interface Server {
+  app: FastifyInstance;
+  registry: Registry;
+  /** Base URL it listens on. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the server: models load (in parallel) before the port opens, so traffic finds them warm. */
+export async function startServer(config: Config, hub: HubSettings, version: string): Promise<Server> {
+  const registry = new Registry({ hub, onProgress: progressReporter() });
+  const app = await buildApp({
+    registry,
+    maxBodyBytes: config.max_body_bytes,
+    logger: { level: config.log_level },
+    version,
+  });
+  const loaded = await Promise.all(config.models.map((model) => registry.add(model)));
+  for (const model of loaded) {
+    if (model.state === 'ready') {
+      app.log.info({ model: model.name, task: model.task, ...model.info }, `model ${model.name} ready`);
+    } else app.log.error({ model: model.name, error: model.error }, `model ${model.name} failed to load`);
+  }
+  const url = await app.listen({ host: config.host, port: config.port });
+  const close = async (): Promise<void> => {
+    await app.close();
+    await registry.dispose();
+  };
+  return { app, registry, url, close };
+}

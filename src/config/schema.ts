@@ -1,0 +1,81 @@
+// The configuration's one schema: the YAML file, HUBSERVE_* environment variables and CLI flags are
+// all read into this shape and validated by it.
+import Type, { type Static, type TSchema } from 'typebox';
+import { DEVICES } from '../engine/protocol.ts';
+import { DTYPES } from '../hub/index.ts';
+import { TASK_NAMES } from '../tasks/types.ts';
+
+export const ModelSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$',
+      maxLength: 200,
+      description: 'Name in URLs (POST /models/{name}); may be a Hub id with its slash.',
+    }),
+    source: Type.String({
+      minLength: 1,
+      description: 'Hub id[@revision], or a local folder (./path or /path).',
+    }),
+    task: Type.Optional(
+      Type.Enum(TASK_NAMES, { description: 'What the model does; read from its config.json when absent.' }),
+    ),
+    dtype: Type.Optional(
+      Type.Enum(DTYPES, { description: 'Weights to load: onnx/model{suffix}.onnx (default fp32).' }),
+    ),
+    device: Type.Optional(
+      Type.Enum(DEVICES, {
+        description: 'Where it runs (default cpu). An unavailable device fails the start.',
+      }),
+    ),
+    instances: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 64, description: 'Worker threads (default 1).' }),
+    ),
+    threads: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 256,
+        description: 'ONNX Runtime threads per instance (default: cores / instances).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ description: 'Interface to listen on (default 127.0.0.1).' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, description: 'Inference port (default 8080).' }),
+    models: Type.Array(ModelSchema, { description: 'Models to serve.' }),
+    offline: Type.Boolean({ description: 'Use the Hugging Face cache only (also HF_HUB_OFFLINE=1).' }),
+    log_level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
+      description: 'Log level (default info).',
+    }),
+    max_body_bytes: Type.Integer({ minimum: 1024, description: 'Largest request body (default 1 MiB).' }),
+  },
+  { additionalProperties: false },
+);
+
+export type ModelConfigEntry = Static<typeof ModelSchema>;
+export type Config = Static<typeof ConfigSchema>;
+
+export const DEFAULTS: Config = {
+  host: '127.0.0.1',
+  port: 8080,
+  models: [],
+  offline: false,
+  log_level: 'info',
+  max_body_bytes: 1024 * 1024,
+};
+
+/** The schema's scalar keys, as paths (env vars and flags exist for these). */
+export function scalarKeys(
+  schema: TSchema = ConfigSchema,
+  prefix: string[] = [],
+): { path: string[]; schema: TSchema }[] {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
+  return Object.entries(properties).flatMap(([key, value]) => {
+    const type = (value as { type?: string }).type;
+    if (type === 'object') return scalarKeys(value, [...prefix, key]);
+    return type === 'array' ? [] : [{ path: [...prefix, key], schema: value }];
+  });
+}

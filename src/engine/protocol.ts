@@ -1,0 +1,46 @@
+// Messages between a model's main-thread runner and its worker threads.
+import type { ErrorCode } from '../errors.ts';
+import type { TaskName } from '../tasks/index.ts';
+
+export const DEVICES = ['cpu', 'cuda', 'webgpu'] as const;
+export type Device = (typeof DEVICES)[number];
+
+export interface LoadSpec {
+  /** Local folder in the Hub layout. */
+  path: string;
+  task: TaskName;
+  dtype: string;
+  device: Device;
+  /** ONNX Runtime intra-op threads of this worker. */
+  threads: number;
+}
+
+/** What a loaded model tells about itself. */
+export interface ModelInfo {
+  task: TaskName;
+  modelType: string;
+  architectures: string[];
+  labels: string[];
+  maxTokens: number;
+  dtype: string;
+  device: Device;
+  loadMs: number;
+  warmupMs: number;
+}
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export type ToWorker =
+  | { type: 'run'; id: number; task: TaskName; inputs: unknown; parameters: Record<string, unknown> }
+  | { type: 'dispose' };
+
+export type FromWorker =
+  | { type: 'ready'; info: ModelInfo }
+  | { type: 'load-failed'; error: WireError }
+  | { type: 'result'; id: number; output: unknown }
+  | { type: 'failed'; id: number; error: WireError }
+  | { type: 'disposed' };

@@ -1,0 +1,132 @@
+// A worker thread that owns one loaded model: loads and warms it, then runs requests one at a time.
+// Models run here, never on the main thread.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import * as runtime from '@huggingface/transformers';
+import { isServeError, ServeError } from '../errors.ts';
+import { TASKS, type ModelConfig, type ModelContext } from '../tasks/index.ts';
+import type { FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
+
+const { env, LogLevel, AutoTokenizer } = runtime;
+env.allowRemoteModels = false; // sources are resolved (downloaded) before a model reaches a worker
+env.useFSCache = false;
+env.logLevel = LogLevel.ERROR;
+
+const MODEL_CLASSES = {
+  'sequence-classification': runtime.AutoModelForSequenceClassification,
+  'token-classification': runtime.AutoModelForTokenClassification,
+  'question-answering': runtime.AutoModelForQuestionAnswering,
+  'masked-lm': runtime.AutoModelForMaskedLM,
+  'feature-extraction': runtime.AutoModel,
+  'seq2seq-lm': runtime.AutoModelForSeq2SeqLM,
+  'causal-lm': runtime.AutoModelForCausalLM,
+} as const;
+
+const port = parentPort;
+if (!port) throw new Error('engine/worker.ts runs as a worker thread');
+const send = (message: FromWorker): void => port.postMessage(message);
+
+const toWire = (error: unknown): WireError =>
+  isServeError(error)
+    ? { code: error.code, message: error.message, details: error.details }
+    : { code: 'internal', message: error instanceof Error ? error.message : String(error), details: {} };
+
+function maxTokens(config: ModelConfig, tokenizerLimit: unknown): number {
+  const limits = [tokenizerLimit, config.max_position_embeddings, config.n_positions].filter(
+    (n): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0 && n < 1e7,
+  );
+  return limits.length ? Math.min(...limits) : 512;
+}
+
+function deviceError(spec: LoadSpec, error: unknown): ServeError | undefined {
+  if (spec.device === 'cpu') return undefined;
+  const hint =
+    spec.device === 'cuda'
+      ? 'it needs an NVIDIA GPU with CUDA 12 and cuDNN 9, and onnxruntime-node installed with its CUDA binaries (see README, "GPU")'
+      : 'it needs a GPU with Vulkan drivers';
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ServeError(
+    'device_unavailable',
+    `device "${spec.device}" is not available: ${hint}. (${reason})`,
+    {
+      device: spec.device,
+    },
+  );
+}
+
+async function load(spec: LoadSpec): Promise<{ context: ModelContext; info: ModelInfo }> {
+  const started = performance.now();
+  const config = JSON.parse(readFileSync(join(spec.path, 'config.json'), 'utf8')) as ModelConfig;
+  const task = TASKS[spec.task];
+  const tokenizer = await AutoTokenizer.from_pretrained(spec.path);
+  let model;
+  try {
+    model = await MODEL_CLASSES[task.modelClass].from_pretrained(spec.path, {
+      dtype: spec.dtype as runtime.DataType,
+      device: spec.device,
+      session_options: { intraOpNumThreads: spec.threads, interOpNumThreads: 1 },
+    });
+  } catch (error) {
+    throw deviceError(spec, error) ?? error;
+  }
+  const labels = Object.entries(config.id2label ?? {})
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([, label]) => label);
+  const context: ModelContext = {
+    runtime,
+    tokenizer,
+    model,
+    config,
+    labels,
+    maxTokens: maxTokens(config, tokenizer.model_max_length),
+  };
+  const loaded = performance.now();
+  const warmup = task.warmup?.(context) ?? task.example;
+  await task.run(context, warmup.inputs, warmup.parameters ?? {});
+  const info: ModelInfo = {
+    task: spec.task,
+    modelType: config.model_type ?? 'unknown',
+    architectures: config.architectures ?? [],
+    labels,
+    maxTokens: context.maxTokens,
+    dtype: spec.dtype,
+    device: spec.device,
+    loadMs: Math.round(loaded - started),
+    warmupMs: Math.round(performance.now() - loaded),
+  };
+  return { context, info };
+}
+
+const spec = workerData as LoadSpec;
+let queue: Promise<void> = Promise.resolve();
+
+load(spec).then(
+  ({ context, info }) => {
+    send({ type: 'ready', info });
+    port.on('message', (message: ToWorker) => {
+      if (message.type === 'dispose') {
+        queue = queue.then(async () => {
+          await context.model.dispose();
+          send({ type: 'disposed' });
+        });
+        return;
+      }
+      // One request at a time: ONNX Runtime serializes a session anyway, and a request's seed must
+      // not be disturbed by another's sampling.
+      queue = queue.then(async () => {
+        try {
+          const output = await TASKS[message.task].run(
+            context,
+            message.inputs as never,
+            message.parameters as never,
+          );
+          send({ type: 'result', id: message.id, output });
+        } catch (error) {
+          send({ type: 'failed', id: message.id, error: toWire(error) });
+        }
+      });
+    });
+  },
+  (error: unknown) => send({ type: 'load-failed', error: toWire(error) }),
+);

@@ -1,0 +1,50 @@
+// Errors every layer raises with a stable code. Layers below http know nothing of HTTP: the status
+// for each code is chosen in one table in src/http/errors.ts.
+
+export const ERROR_CODES = [
+  // request
+  'invalid_request', // malformed JSON, wrong types, unknown parameters
+  'invalid_input', // well-formed but unusable input (empty text, lone surrogate, no mask token, ...)
+  'input_too_long', // more tokens than the model takes and truncate was not asked for
+  'payload_too_large', // body over the size limit
+  'unsupported_media_type',
+  'not_found', // no such route
+  'model_not_found', // no served model by that name
+  'task_not_supported', // the model cannot do what was asked
+  // model sources
+  'repo_not_found',
+  'revision_not_found',
+  'gated_repo',
+  'no_onnx_weights',
+  'hub_unreachable',
+  'not_cached',
+  'local_path_not_allowed',
+  // models and the engine
+  'model_load_failed',
+  'model_not_ready',
+  'device_unavailable',
+  'worker_failed',
+  'timeout',
+  'overloaded',
+  // configuration
+  'invalid_config',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class ServeError extends Error {
+  override readonly name = 'ServeError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Extra facts for the client (token counts, accepted values, ...); must be JSON. */
+    readonly details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const isServeError = (error: unknown): error is ServeError => error instanceof ServeError;

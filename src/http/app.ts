@@ -1,0 +1,74 @@
+// The HTTP application: Fastify with the error contract, strict JSON, OpenAPI and the route plugins.
+// It knows models only through the registry, never ONNX.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { ServeError } from '../errors.ts';
+import type { Registry } from '../registry/registry.ts';
+import { registerErrorHandling } from './errors.ts';
+import { healthRoutes } from './health.ts';
+import { inferenceRoutes } from './inference.ts';
+import { modelRoutes } from './models.ts';
+
+export interface AppOptions {
+  registry: Registry;
+  maxBodyBytes: number;
+  logger?: FastifyServerOptions['logger'];
+  version?: string;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.maxBodyBytes,
+    requestIdHeader: 'x-request-id',
+  });
+  // Only JSON is spoken: other content types get 415 unsupported_media_type.
+  app.removeAllContentTypeParsers();
+  // JSON that is not valid UTF-8 is refused rather than silently repaired with U+FFFD.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      done(new ServeError('invalid_request', 'the body is not valid UTF-8'), undefined);
+      return;
+    }
+    if (!text.trim()) {
+      done(
+        new ServeError('invalid_request', 'the body is empty; send a JSON object with "inputs"'),
+        undefined,
+      );
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(
+        new ServeError('invalid_request', `the body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
+    }
+  });
+  registerErrorHandling(app);
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'hubserve',
+        version: options.version ?? '0.0.0',
+        description: 'Hugging Face Hub NLP models behind the Hugging Face Inference API shapes.',
+      },
+      tags: [{ name: 'inference' }, { name: 'models' }, { name: 'health' }],
+    },
+    // Components keep their $id as their name (ErrorResponse, Model) instead of def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(healthRoutes, { registry: options.registry });
+  await app.register(modelRoutes, { registry: options.registry });
+  await app.register(inferenceRoutes, { registry: options.registry });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

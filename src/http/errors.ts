@@ -1,0 +1,85 @@
+// The JSON error contract: {"error": {"code", "message", ...details}} with the status chosen here, in
+// one table, for every code the server can raise.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import { type ErrorCode, isServeError, ServeError } from '../errors.ts';
+
+export const STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  invalid_input: 422,
+  input_too_long: 422,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  not_found: 404,
+  model_not_found: 404,
+  task_not_supported: 400,
+  repo_not_found: 404,
+  revision_not_found: 404,
+  gated_repo: 401,
+  no_onnx_weights: 422,
+  hub_unreachable: 503,
+  not_cached: 503,
+  local_path_not_allowed: 403,
+  model_load_failed: 503,
+  model_not_ready: 503,
+  device_unavailable: 503,
+  worker_failed: 503,
+  timeout: 504,
+  overloaded: 503,
+  invalid_config: 400,
+  internal: 500,
+};
+
+/** Seconds a client should wait before retrying a 503. */
+const RETRY_AFTER_S = 1;
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object(
+      { code: Type.String({ description: 'Stable, machine-readable' }), message: Type.String() },
+      { additionalProperties: true },
+    ),
+  },
+  { $id: 'ErrorResponse', description: 'Every error has this shape.' },
+);
+
+/** Route schema `response` entries for errors (ErrorResponse is added to the app once). */
+export const errorResponses = { '4xx': { $ref: 'ErrorResponse#' }, '5xx': { $ref: 'ErrorResponse#' } };
+
+/** Fastify's own errors, mapped onto the contract's codes. */
+function fromFastify(error: FastifyError): ServeError {
+  if (error.validation) {
+    const problems = error.validation.map((v) => `${v.instancePath || '(body)'} ${v.message ?? ''}`.trim());
+    return new ServeError('invalid_request', `invalid request: ${problems.join('; ')}`, { problems });
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ServeError('payload_too_large', error.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ServeError('unsupported_media_type', 'send JSON with Content-Type: application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ServeError('invalid_request', error.message);
+    default:
+      if (error.statusCode && error.statusCode < 500) return new ServeError('invalid_request', error.message);
+      return new ServeError('internal', 'internal error');
+  }
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.addSchema(ErrorResponse);
+  app.setErrorHandler((raw: FastifyError | ServeError, request, reply) => {
+    const error = isServeError(raw) ? raw : fromFastify(raw);
+    const status = STATUS[error.code];
+    if (status >= 500) request.log.error({ err: raw }, error.message);
+    if (status === 503) void reply.header('Retry-After', String(RETRY_AFTER_S));
+    return reply
+      .status(status)
+      .send({ error: { ...error.details, code: error.code, message: error.message } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } }),
+  );
+}

@@ -1,0 +1,29 @@
+// /health (the process answers) and /ready (every configured model is loaded and warm).
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import type { Registry } from '../registry/registry.ts';
+
+const Status = Type.Object({
+  status: Type.String(),
+  models: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+export async function healthRoutes(
+  app: FastifyInstance,
+  { registry }: { registry: Registry },
+): Promise<void> {
+  const tags = ['health'];
+  app.get('/health', { schema: { summary: 'Liveness', tags, response: { 200: Status } } }, async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/ready',
+    { schema: { summary: 'Readiness: all models warm', tags, response: { 200: Status, 503: Status } } },
+    async (_request, reply) => {
+      const models = Object.fromEntries(registry.list().map((m) => [m.name, m.state]));
+      if (registry.ready) return { status: 'ready', models };
+      void reply.header('Retry-After', '1');
+      return reply.status(503).send({ status: 'not_ready', models });
+    },
+  );
+}

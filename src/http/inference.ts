@@ -1,0 +1,205 @@
+// POST /models/{name}: the Hugging Face Inference API's request and response shapes for every task.
+// The model decides the task; the task's schema validates the request.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { Compile } from 'typebox/compile';
+import { ServeError } from '../errors.ts';
+import type { Registry, ServedModel } from '../registry/registry.ts';
+import { TASK_NAMES, TASKS, type TaskDefinition, type TaskName } from '../tasks/index.ts';
+import { errorResponses } from './errors.ts';
+
+const validators = Object.fromEntries(
+  TASK_NAMES.map((name) => [
+    name,
+    { inputs: Compile(TASKS[name].inputs), parameters: Compile(TASKS[name].parameters) },
+  ]),
+) as Record<TaskName, { inputs: ReturnType<typeof Compile>; parameters: ReturnType<typeof Compile> }>;
+
+interface InferenceBody {
+  inputs: unknown;
+  parameters?: Record<string, unknown>;
+}
+
+/** Which of the model's tasks a request asks for, from its shape (as the HF Inference API does). */
+function requestedTask(model: ServedModel, body: InferenceBody): TaskName {
+  const inputs = body.inputs as Record<string, unknown> | undefined;
+  const wants = (task: TaskName): boolean => model.tasks.includes(task);
+  if (body.parameters?.candidate_labels !== undefined && wants('zero-shot-classification')) {
+    return 'zero-shot-classification';
+  }
+  if (inputs && typeof inputs === 'object' && !Array.isArray(inputs)) {
+    if ('source_sentence' in inputs && wants('sentence-similarity')) return 'sentence-similarity';
+    if ('query' in inputs && wants('text-ranking')) return 'text-ranking';
+  }
+  if (model.task === 'zero-shot-classification' && body.parameters?.candidate_labels === undefined) {
+    return 'text-classification'; // an NLI model asked without labels classifies the pair
+  }
+  return model.task as TaskName;
+}
+
+function check(task: TaskName, part: 'inputs' | 'parameters', value: unknown): void {
+  const validator = validators[task][part];
+  if (validator.Check(value)) return;
+  // An unknown parameter shows up twice (as "schema is false" on it, and as an additional property).
+  const errors = [...validator.Errors(value)].filter((e) => e.message !== 'schema is false');
+  const problems = errors.slice(0, 5).map((e) => {
+    const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
+    const where = `${part}${e.instancePath.replaceAll('/', '.')}`;
+    return extra ? `${where}: unknown parameter(s) ${extra.join(', ')}` : `${where}: ${e.message}`;
+  });
+  throw new ServeError('invalid_request', `invalid ${task} request: ${problems.join('; ')}`, {
+    task,
+    problems,
+  });
+}
+
+/** Refuses text that is not well-formed Unicode (a lone surrogate), which tokenizers mangle. */
+function checkUnicode(value: unknown, path = 'inputs'): void {
+  if (typeof value === 'string') {
+    if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
+      throw new ServeError(
+        'invalid_input',
+        `${path} contains a lone UTF-16 surrogate; send well-formed Unicode`,
+        {
+          path,
+        },
+      );
+    }
+  } else if (Array.isArray(value)) value.forEach((v, i) => checkUnicode(v, `${path}[${i}]`));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) checkUnicode(v, `${path}.${k}`);
+  }
+}
+
+interface Sentence {
+  text: string;
+  start: number;
+  end: number;
+}
+
+function sentences(text: string, language: string): Sentence[] {
+  const out: Sentence[] = [];
+  for (const { segment, index } of new Intl.Segmenter(language, { granularity: 'sentence' }).segment(text)) {
+    const lead = segment.length - segment.trimStart().length;
+    const trimmed = segment.trim();
+    if (trimmed) out.push({ text: trimmed, start: index + lead, end: index + lead + trimmed.length });
+  }
+  return out;
+}
+
+/** Offsets of results inside a sentence, moved to offsets inside the whole input. */
+function shift(result: unknown, by: number): unknown {
+  if (Array.isArray(result)) return result.map((r) => shift(r, by));
+  if (result && typeof result === 'object') {
+    const r = result as Record<string, unknown>;
+    return typeof r.start === 'number' && typeof r.end === 'number'
+      ? { ...r, start: r.start + by, end: r.end + by }
+      : r;
+  }
+  return result;
+}
+
+/** Runs the task on each sentence of each input: [{text, start, end, result}] per input. */
+async function bySentence(
+  registry: Registry,
+  name: string,
+  task: TaskDefinition,
+  inputs: unknown,
+  parameters: Record<string, unknown>,
+): Promise<unknown> {
+  if (!task.splittable)
+    throw new ServeError('invalid_request', `${task.name} does not take split: "sentence"`);
+  const texts = Array.isArray(inputs) ? inputs : [inputs];
+  if (!texts.every((t): t is string => typeof t === 'string')) {
+    throw new ServeError('invalid_request', 'split: "sentence" needs text inputs');
+  }
+  const { split, language, ...rest } = parameters;
+  const perInput = texts.map((text) => sentences(text, typeof language === 'string' ? language : 'en'));
+  const all = perInput.flat();
+  const results = all.length
+    ? ((await registry.run(
+        name,
+        task.name,
+        all.map((s) => s.text),
+        rest,
+      )) as unknown[])
+    : [];
+  let next = 0;
+  const answer = perInput.map((list) =>
+    list.map((s) => {
+      const result = results[next++];
+      return { ...s, result: task.offsets ? shift(result, s.start) : result };
+    }),
+  );
+  return Array.isArray(inputs) ? answer : answer[0];
+}
+
+const examples = TASK_NAMES.map((name) => ({ task: name, ...TASKS[name].example }));
+
+const RequestBody = Type.Object(
+  {
+    inputs: Type.Unknown({ description: "The input; its shape depends on the model's task (see examples)." }),
+    parameters: Type.Optional(
+      Type.Object({}, { additionalProperties: true, description: 'Task parameters.' }),
+    ),
+  },
+  {
+    description: `The Hugging Face Inference API request. Per task:\n\n${TASK_NAMES.map(
+      (n) => `- **${n}**: ${TASKS[n].summary} Example: \`${JSON.stringify(TASKS[n].example)}\``,
+    ).join('\n')}`,
+    examples: examples.map(({ task: _task, ...body }) => body),
+  },
+);
+
+export interface InferenceRoutesOptions {
+  registry: Registry;
+}
+
+export async function inferenceRoutes(
+  app: FastifyInstance,
+  { registry }: InferenceRoutesOptions,
+): Promise<void> {
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    const params = request.params as { org?: string; name: string };
+    const name = params.org ? `${params.org}/${params.name}` : params.name;
+    const body = request.body as InferenceBody;
+    const model = registry.get(name);
+    const taskName = requestedTask(model, body);
+    const parameters = body.parameters ?? {};
+    check(taskName, 'inputs', body.inputs);
+    check(taskName, 'parameters', parameters);
+    checkUnicode(body.inputs);
+    void reply.header('X-Hubserve-Task', taskName);
+    if (parameters.split === 'sentence')
+      return bySentence(registry, name, TASKS[taskName], body.inputs, parameters);
+    return registry.run(name, taskName, body.inputs, parameters);
+  };
+  const schema = {
+    summary: 'Run a model (Hugging Face Inference API shapes)',
+    tags: ['inference'],
+    body: RequestBody,
+    response: errorResponses,
+  };
+  // The body's shape depends on the model, so it is checked against the task's schema in the handler;
+  // here only that it is an object with inputs. Path parameters are plain strings.
+  const validatorCompiler = ({ httpPart }: { httpPart?: string }) =>
+    httpPart === 'body'
+      ? (data: unknown) =>
+          data && typeof data === 'object' && !Array.isArray(data) && 'inputs' in data
+            ? { value: data }
+            : { error: new Error('the body must be a JSON object with "inputs"') }
+      : (data: unknown) => ({ value: data });
+  app.post(
+    '/models/:name',
+    { schema: { ...schema, params: Type.Object({ name: Type.String() }) }, validatorCompiler },
+    handler,
+  );
+  app.post(
+    '/models/:org/:name',
+    {
+      schema: { ...schema, params: Type.Object({ org: Type.String(), name: Type.String() }) },
+      validatorCompiler,
+    },
+    handler,
+  );
+}

@@ -1,0 +1,70 @@
+// GET /models and GET /models/{name}: what is served, its task, labels, versions and state.
+import type { FastifyInstance } from 'fastify';
+import Type from 'typebox';
+import type { Registry, ServedModel } from '../registry/registry.ts';
+import { errorResponses } from './errors.ts';
+
+const Model = Type.Object(
+  {
+    name: Type.String(),
+    source: Type.String(),
+    state: Type.Enum(['resolving', 'loading', 'ready', 'failed']),
+    task: Type.Optional(Type.String()),
+    tasks: Type.Array(Type.String(), { description: 'Tasks requests may ask of it.' }),
+    revision: Type.Optional(Type.String()),
+    commit: Type.Optional(Type.String()),
+    dtype: Type.String(),
+    device: Type.String(),
+    instances: Type.Integer(),
+    labels: Type.Optional(Type.Array(Type.String())),
+    max_input_tokens: Type.Optional(Type.Integer()),
+    model_type: Type.Optional(Type.String()),
+    load_ms: Type.Optional(Type.Integer()),
+    warmup_ms: Type.Optional(Type.Integer()),
+    error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+  },
+  { $id: 'Model' },
+);
+
+const view = (m: ServedModel) => ({
+  name: m.name,
+  source: m.source,
+  state: m.state,
+  task: m.task,
+  tasks: m.tasks,
+  revision: m.revision,
+  commit: m.commit,
+  dtype: m.dtype,
+  device: m.device,
+  instances: m.instances,
+  labels: m.info?.labels.length ? m.info.labels : undefined,
+  max_input_tokens: m.info?.maxTokens,
+  model_type: m.info?.modelType,
+  load_ms: m.info?.loadMs,
+  warmup_ms: m.info?.warmupMs,
+  error: m.error,
+});
+
+export async function modelRoutes(app: FastifyInstance, { registry }: { registry: Registry }): Promise<void> {
+  app.addSchema(Model);
+  const tags = ['models'];
+  app.get(
+    '/models',
+    {
+      schema: {
+        summary: 'The served models',
+        tags,
+        response: { 200: Type.Object({ models: Type.Array(Type.Unsafe({ $ref: 'Model#' })) }) },
+      },
+    },
+    async () => ({ models: registry.list().map(view) }),
+  );
+  const one = { summary: 'One served model', tags, response: { 200: { $ref: 'Model#' }, ...errorResponses } };
+  app.get('/models/:name', { schema: one }, async (request) =>
+    view(registry.get((request.params as { name: string }).name)),
+  );
+  app.get('/models/:org/:name', { schema: one }, async (request) => {
+    const { org, name } = request.params as { org: string; name: string };
+    return view(registry.get(`${org}/${name}`));
+  });
+}

@@ -1,0 +1,129 @@
+// The served models: each configured model's lifecycle (resolving its source, loading, ready or
+// failed with its reason) and the one place requests reach a model by name. A model that fails does
+// not stop the others.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelConfigEntry } from '../config/schema.ts';
+import { ModelRunner, type ModelInfo } from '../engine/runner.ts';
+import { isServeError, ServeError } from '../errors.ts';
+import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedModel } from '../hub/index.ts';
+import { compatibleTasks, inferTask, type ModelConfig, type TaskName } from '../tasks/index.ts';
+
+export type ModelState = 'resolving' | 'loading' | 'ready' | 'failed';
+
+export interface ServedModel {
+  name: string;
+  source: string;
+  state: ModelState;
+  /** What it is deployed for; known once its config.json is read. */
+  task?: TaskName;
+  /** The tasks requests may ask of it (the deployed one and those of the same model class). */
+  tasks: TaskName[];
+  dtype: string;
+  device: string;
+  instances: number;
+  revision?: string;
+  commit?: string;
+  info?: ModelInfo;
+  error?: { code: string; message: string };
+}
+
+interface Entry {
+  view: ServedModel;
+  runner?: ModelRunner;
+}
+
+export interface RegistryOptions {
+  hub: HubSettings;
+  onProgress?: (event: DownloadProgress) => void;
+}
+
+export class Registry {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** Resolves, loads and warms a model; on failure it stays listed as failed with the reason. */
+  async add(model: ModelConfigEntry): Promise<ServedModel> {
+    if (this.entries.has(model.name))
+      throw new ServeError('invalid_config', `a model is already named ${model.name}`);
+    const view: ServedModel = {
+      name: model.name,
+      source: model.source,
+      state: 'resolving',
+      tasks: [],
+      dtype: model.dtype ?? 'fp32',
+      device: model.device ?? 'cpu',
+      instances: model.instances ?? 1,
+    };
+    const entry: Entry = { view };
+    this.entries.set(model.name, entry);
+    try {
+      const resolved = await resolveModel(model.source, {
+        dtype: view.dtype,
+        settings: this.options.hub,
+        onProgress: this.options.onProgress,
+      });
+      Object.assign(view, { revision: resolved.revision, commit: resolved.commit });
+      const task = model.task ?? inferTask(readConfig(resolved));
+      Object.assign(view, { task, tasks: compatibleTasks(task), state: 'loading' });
+      entry.runner = await ModelRunner.start({
+        path: resolved.path,
+        task,
+        dtype: view.dtype,
+        device: model.device ?? 'cpu',
+        instances: view.instances,
+        ...(model.threads ? { threads: model.threads } : {}),
+      });
+      Object.assign(view, { state: 'ready', info: entry.runner.info });
+    } catch (error) {
+      const failure = isServeError(error) ? error : new ServeError('model_load_failed', String(error));
+      Object.assign(view, { state: 'failed', error: { code: failure.code, message: failure.message } });
+    }
+    return view;
+  }
+
+  list(): ServedModel[] {
+    return [...this.entries.values()].map((e) => e.view);
+  }
+
+  get(name: string): ServedModel {
+    const entry = this.entries.get(name);
+    if (!entry) {
+      const known = [...this.entries.keys()];
+      throw new ServeError('model_not_found', `no model named "${name}" is served`, { models: known });
+    }
+    return entry.view;
+  }
+
+  /** Every model is warm (and there is at least one). */
+  get ready(): boolean {
+    return this.entries.size > 0 && this.list().every((m) => m.state === 'ready');
+  }
+
+  run(name: string, task: TaskName, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
+    const entry = this.entries.get(name);
+    const view = this.get(name);
+    if (view.state !== 'ready' || !entry?.runner) {
+      const why = view.error ? `: ${view.error.message}` : '';
+      throw new ServeError('model_not_ready', `model "${name}" is ${view.state}${why}`, {
+        state: view.state,
+      });
+    }
+    if (!view.tasks.includes(task)) {
+      throw new ServeError('task_not_supported', `model "${name}" does ${view.task}; it cannot do ${task}`, {
+        tasks: view.tasks,
+      });
+    }
+    return entry.runner.run(task, inputs, parameters);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((e) => e.runner?.dispose()));
+    this.entries.clear();
+  }
+}
+
+function readConfig(resolved: ResolvedModel): ModelConfig {
+  return JSON.parse(readFileSync(join(resolved.path, 'config.json'), 'utf8')) as ModelConfig;
+}

@@ -1,0 +1,68 @@
+// Pieces the task files share: schemas of common parameters, token budgets, and small numerics.
+import type { Tensor } from '@huggingface/transformers';
+import Type from 'typebox';
+import { ServeError } from '../errors.ts';
+import type { ModelContext } from './types.ts';
+
+export const Text = Type.String({ minLength: 1, maxLength: 100_000, description: 'Input text' });
+export const Texts = Type.Union([Text, Type.Array(Text, { minItems: 1, maxItems: 256 })]);
+
+export const truncateParameter = Type.Boolean({
+  description: 'Cut inputs longer than the model takes instead of answering 422 input_too_long.',
+});
+
+/** Parameters every text task accepts besides its own. */
+export const textParameters = {
+  truncate: Type.Optional(truncateParameter),
+  split: Type.Optional(
+    Type.Literal('sentence', {
+      description: 'Analyse each input sentence by sentence; one result per sentence with its offsets.',
+    }),
+  ),
+  language: Type.Optional(
+    Type.String({
+      pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$',
+      description: 'Locale of the sentence rules (default en).',
+    }),
+  ),
+};
+
+export const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** Number of tokens (special tokens included) of a text, or of a text pair. */
+export function tokenCount(model: ModelContext, text: string, pair?: string): number {
+  const encoded = model.tokenizer(text, pair === undefined ? {} : { text_pair: pair });
+  return (encoded.input_ids as Tensor).dims.at(-1) ?? 0;
+}
+
+/** Refuses an input longer than the model takes unless the request asked to truncate it. */
+export function checkLength(
+  model: ModelContext,
+  truncate: boolean | undefined,
+  text: string,
+  pair?: string,
+): void {
+  if (truncate) return;
+  const tokens = tokenCount(model, text, pair);
+  if (tokens > model.maxTokens) {
+    throw new ServeError(
+      'input_too_long',
+      `input has ${tokens} tokens; the model takes at most ${model.maxTokens}. Shorten it, or send "truncate": true.`,
+      { tokens, max_tokens: model.maxTokens },
+    );
+  }
+}
+
+export function softmax(values: readonly number[]): number[] {
+  const max = Math.max(...values);
+  const exps = values.map((v) => Math.exp(v - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+/** Rows of a [batch, n] or [batch, seq, n] float tensor as nested arrays. */
+export const rows = <T = number[]>(tensor: Tensor): T[] => tensor.tolist() as T[];
+
+export const round = (x: number): number => Math.round(x * 1e6) / 1e6;

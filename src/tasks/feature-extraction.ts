@@ -1,0 +1,77 @@
+// feature-extraction: sentence embeddings (mean or CLS pooling, normalized by default) or per-token
+// vectors.
+import type { Tensor } from '@huggingface/transformers';
+import Type from 'typebox';
+import { asArray, checkLength, textParameters, Texts } from './common.ts';
+import { defineTask, type ModelContext } from './types.ts';
+
+export type Pooling = 'mean' | 'cls' | 'none';
+
+const l2 = (v: number[]): number[] => {
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+};
+
+/** Embeddings of texts: [texts][dims] when pooled, [texts][tokens][dims] when not. */
+export async function embed(
+  model: ModelContext,
+  texts: string[],
+  pooling: Pooling,
+  normalize: boolean,
+  truncate: boolean | undefined,
+): Promise<number[][] | number[][][]> {
+  texts.forEach((text) => checkLength(model, truncate, text));
+  const encoded = model.tokenizer(texts, { padding: true, truncation: true, max_length: model.maxTokens });
+  const output = (await model.model(encoded)) as Record<string, Tensor | undefined>;
+  const hidden = output.last_hidden_state ?? output.token_embeddings ?? output.logits;
+  if (!hidden) throw new Error(`the model has none of last_hidden_state, token_embeddings, logits`);
+  const states = hidden.tolist() as number[][][];
+  const masks = (encoded.attention_mask as Tensor).tolist() as bigint[][];
+  if (pooling === 'none') {
+    return states.map((tokens, b) =>
+      tokens.filter((_, i) => masks[b]?.[i] === 1n).map((v) => (normalize ? l2(v) : v)),
+    );
+  }
+  return states.map((tokens, b) => {
+    let pooled: number[];
+    if (pooling === 'cls') pooled = tokens[0] ?? [];
+    else {
+      const kept = tokens.filter((_, i) => masks[b]?.[i] === 1n);
+      pooled = (kept[0] ?? []).map((_, d) => kept.reduce((s, v) => s + (v[d] ?? 0), 0) / kept.length);
+    }
+    return normalize ? l2(pooled) : pooled;
+  });
+}
+
+export const poolingParameters = {
+  pooling: Type.Optional(Type.Enum(['mean', 'cls', 'none'], { description: 'Default mean.' })),
+  normalize: Type.Optional(Type.Boolean({ description: 'Unit-length vectors (default true).' })),
+};
+
+export default defineTask({
+  name: 'feature-extraction',
+  summary: 'Embed texts as vectors (sentence embeddings by default).',
+  modelClass: 'feature-extraction',
+  inputs: Texts,
+  parameters: Type.Object(
+    { ...poolingParameters, truncate: textParameters.truncate },
+    { additionalProperties: false },
+  ),
+  output: Type.Union([
+    Type.Array(Type.Number()),
+    Type.Array(Type.Array(Type.Number())),
+    Type.Array(Type.Array(Type.Array(Type.Number()))),
+  ]),
+  example: { inputs: 'A cat sits on the mat' },
+  splittable: false,
+  async run(model, inputs, parameters) {
+    const vectors = await embed(
+      model,
+      asArray(inputs),
+      parameters.pooling ?? 'mean',
+      parameters.normalize ?? true,
+      parameters.truncate,
+    );
+    return Array.isArray(inputs) ? vectors : (vectors[0] ?? []);
+  },
+});

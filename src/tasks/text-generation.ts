@@ -1,0 +1,91 @@
+// text-generation: continue a prompt (or answer chat messages through the model's chat template).
+import Type from 'typebox';
+import { ServeError } from '../errors.ts';
+import { asArray, checkLength, Text, textParameters } from './common.ts';
+import { generate, generationParameters } from './generation.ts';
+import { defineTask, type ModelContext } from './types.ts';
+
+const Message = Type.Object(
+  { role: Type.Enum(['system', 'user', 'assistant']), content: Type.String() },
+  { additionalProperties: false },
+);
+const Generated = Type.Object({
+  generated_text: Type.String(),
+  details: Type.Optional(
+    Type.Object({
+      finish_reason: Type.String(),
+      generated_tokens: Type.Integer(),
+      seed: Type.Optional(Type.Integer()),
+    }),
+  ),
+});
+
+/** The prompt text: as given, or chat messages rendered by the model's chat template. */
+export function prompt(model: ModelContext, input: string | { role: string; content: string }[]): string {
+  if (typeof input === 'string') return input;
+  if (!model.tokenizer.chat_template) {
+    throw new ServeError(
+      'task_not_supported',
+      'this model has no chat template; send a prompt string instead',
+    );
+  }
+  return model.tokenizer.apply_chat_template(input, {
+    tokenize: false,
+    add_generation_prompt: true,
+  }) as string;
+}
+
+export default defineTask({
+  name: 'text-generation',
+  summary: 'Continue a text, or answer chat messages with the chat template.',
+  modelClass: 'causal-lm',
+  inputs: Type.Union([
+    Text,
+    Type.Array(Message, { minItems: 1, maxItems: 256 }),
+    Type.Array(Text, { minItems: 1, maxItems: 64 }),
+  ]),
+  parameters: Type.Object(
+    {
+      ...generationParameters,
+      return_full_text: Type.Optional(
+        Type.Boolean({ description: 'Prepend the prompt to the answer (default false).' }),
+      ),
+      details: Type.Optional(Type.Boolean({ description: 'Add finish_reason and token counts.' })),
+      truncate: textParameters.truncate,
+    },
+    { additionalProperties: false },
+  ),
+  output: Type.Union([Type.Array(Generated), Type.Array(Type.Array(Generated))]),
+  example: { inputs: 'Once upon a', parameters: { max_new_tokens: 20 } },
+  splittable: false,
+  async run(model, inputs, parameters) {
+    const isChat = Array.isArray(inputs) && typeof inputs[0] === 'object';
+    const prompts = isChat
+      ? [prompt(model, inputs as { role: string; content: string }[])]
+      : asArray(inputs as string | string[]).map((p) => prompt(model, p));
+    prompts.forEach((p) => checkLength(model, parameters.truncate, p));
+    const t = model.tokenizer;
+    t.padding_side = 'left'; // decoder-only batches pad on the left so every prompt ends where generation starts
+    const encoded = t(prompts, {
+      padding: true,
+      truncation: true,
+      max_length: model.maxTokens,
+      add_special_tokens: t.add_bos_token ?? false,
+    });
+    const promptLength = (encoded.input_ids as { dims: number[] }).dims[1] ?? 0;
+    const generated = await generate(model, encoded, promptLength, parameters);
+    const answers = generated.texts.map((text, i) => ({
+      generated_text: parameters.return_full_text ? `${prompts[i]}${text}` : text,
+      ...(parameters.details
+        ? {
+            details: {
+              finish_reason: generated.finishReasons[i] ?? 'length',
+              generated_tokens: generated.tokens[i]?.length ?? 0,
+              ...(parameters.seed !== undefined ? { seed: parameters.seed } : {}),
+            },
+          }
+        : {}),
+    }));
+    return Array.isArray(inputs) && !isChat ? answers.map((a) => [a]) : answers;
+  },
+});
