@@ -8,6 +8,10 @@ import { isServeError } from '../errors.ts';
 import { hubSettingsFromEnv, progressReporter, pullModels } from '../hub/index.ts';
 import { startServer } from './serve.ts';
 
+// @huggingface/hub reports each file it downloads with console.debug, on stdout, in between our JSON
+// log lines; downloads are reported by our own progress output instead.
+console.debug = () => undefined;
+
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };

@@ -2,10 +2,10 @@
 // It knows models only through the registry, never ONNX.
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import { ServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
-import { registerErrorHandling } from './errors.ts';
+import { errorBody, frameworkError, registerErrorHandling } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { inferenceRoutes } from './inference.ts';
 import { modelRoutes } from './models.ts';
@@ -24,6 +24,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: options.maxBodyBytes,
     requestIdHeader: 'x-request-id',
+    // Model names may be 200 characters (config schema); Fastify's default segment limit is 100.
+    maxParamLength: 256,
+    frameworkErrors: (error, request, reply) => {
+      // The reply type here is generic over no route; it is an ordinary reply.
+      void (reply as unknown as FastifyReply).status(400).send(errorBody(frameworkError(error), request.id));
+    },
   });
   // Only JSON is spoken: other content types get 415 unsupported_media_type.
   app.removeAllContentTypeParsers();

@@ -66,6 +66,24 @@ function fromFastify(error: FastifyError): ServeError {
   }
 }
 
+/** The error body; an internal error's own message stays in the log, not in the answer. */
+export function errorBody(error: ServeError, requestId: string): { error: Record<string, unknown> } {
+  const message =
+    error.code === 'internal'
+      ? `internal error; the server log has the details (request ${requestId})`
+      : error.message;
+  return { error: { ...error.details, code: error.code, message } };
+}
+
+/** Errors the router raises before any handler (a bad URL, a too-long path segment). */
+export function frameworkError(error: FastifyError): ServeError {
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment is too long'
+      : `malformed URL: ${error.message}`;
+  return new ServeError('invalid_request', message);
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.addSchema(ErrorResponse);
   app.setErrorHandler((raw: FastifyError | ServeError, request, reply) => {
@@ -73,9 +91,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const status = STATUS[error.code];
     if (status >= 500) request.log.error({ err: raw }, error.message);
     if (status === 503) void reply.header('Retry-After', String(RETRY_AFTER_S));
-    return reply
-      .status(status)
-      .send({ error: { ...error.details, code: error.code, message: error.message } });
+    return reply.status(status).send(errorBody(error, request.id));
   });
   app.setNotFoundHandler((request, reply) =>
     reply

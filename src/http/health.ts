@@ -21,7 +21,7 @@ export async function healthRoutes(
     { schema: { summary: 'Readiness: all models warm', tags, response: { 200: Status, 503: Status } } },
     async (_request, reply) => {
       const models = Object.fromEntries(registry.list().map((m) => [m.name, m.state]));
-      if (registry.ready) return { status: 'ready', models };
+      if (registry.allReady) return { status: 'ready', models };
       void reply.header('Retry-After', '1');
       return reply.status(503).send({ status: 'not_ready', models });
     },

@@ -21,7 +21,7 @@ interface InferenceBody {
 }
 
 /** Which of the model's tasks a request asks for, from its shape (as the HF Inference API does). */
-function requestedTask(model: ServedModel, body: InferenceBody): TaskName {
+function requestedTask(model: ServedModel & { task: TaskName }, body: InferenceBody): TaskName {
   const inputs = body.inputs as Record<string, unknown> | undefined;
   const wants = (task: TaskName): boolean => model.tasks.includes(task);
   if (body.parameters?.candidate_labels !== undefined && wants('zero-shot-classification')) {
@@ -34,7 +34,7 @@ function requestedTask(model: ServedModel, body: InferenceBody): TaskName {
   if (model.task === 'zero-shot-classification' && body.parameters?.candidate_labels === undefined) {
     return 'text-classification'; // an NLI model asked without labels classifies the pair
   }
-  return model.task as TaskName;
+  return model.task;
 }
 
 function check(task: TaskName, part: 'inputs' | 'parameters', value: unknown): void {
@@ -54,7 +54,7 @@ function check(task: TaskName, part: 'inputs' | 'parameters', value: unknown): v
 }
 
 /** Refuses text that is not well-formed Unicode (a lone surrogate), which tokenizers mangle. */
-function checkUnicode(value: unknown, path = 'inputs'): void {
+function checkUnicode(value: unknown, path: string): void {
   if (typeof value === 'string') {
     if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
       throw new ServeError(
@@ -77,9 +77,20 @@ interface Sentence {
   end: number;
 }
 
-function sentences(text: string, language: string): Sentence[] {
+function segmenter(language: string): Intl.Segmenter {
+  try {
+    return new Intl.Segmenter(language, { granularity: 'sentence' });
+  } catch {
+    throw new ServeError(
+      'invalid_request',
+      `parameters.language: "${language}" is not a locale (try en, fr, pt-BR)`,
+    );
+  }
+}
+
+function sentences(text: string, rules: Intl.Segmenter): Sentence[] {
   const out: Sentence[] = [];
-  for (const { segment, index } of new Intl.Segmenter(language, { granularity: 'sentence' }).segment(text)) {
+  for (const { segment, index } of rules.segment(text)) {
     const lead = segment.length - segment.trimStart().length;
     const trimmed = segment.trim();
     if (trimmed) out.push({ text: trimmed, start: index + lead, end: index + lead + trimmed.length });
@@ -114,7 +125,8 @@ async function bySentence(
     throw new ServeError('invalid_request', 'split: "sentence" needs text inputs');
   }
   const { split, language, ...rest } = parameters;
-  const perInput = texts.map((text) => sentences(text, typeof language === 'string' ? language : 'en'));
+  const rules = segmenter(typeof language === 'string' ? language : 'en');
+  const perInput = texts.map((text) => sentences(text, rules));
   const all = perInput.flat();
   const results = all.length
     ? ((await registry.run(
@@ -163,12 +175,13 @@ export async function inferenceRoutes(
     const params = request.params as { org?: string; name: string };
     const name = params.org ? `${params.org}/${params.name}` : params.name;
     const body = request.body as InferenceBody;
-    const model = registry.get(name);
+    const model = registry.ready(name);
     const taskName = requestedTask(model, body);
     const parameters = body.parameters ?? {};
     check(taskName, 'inputs', body.inputs);
     check(taskName, 'parameters', parameters);
-    checkUnicode(body.inputs);
+    checkUnicode(body.inputs, 'inputs');
+    checkUnicode(parameters, 'parameters');
     void reply.header('X-Hubserve-Task', taskName);
     if (parameters.split === 'sentence')
       return bySentence(registry, name, TASKS[taskName], body.inputs, parameters);

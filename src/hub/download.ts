@@ -33,7 +33,22 @@ export interface ModelDownload {
 /** Files fetched at once, as huggingface_hub's snapshot_download (8) but gentler on small machines. */
 const PARALLEL_DOWNLOADS = 4;
 
+/** The download under way per repo and cache: files of one repo share blobs, so one at a time. */
+const downloading = new Map<string, Promise<unknown>>();
+
 export async function downloadModel(d: ModelDownload): Promise<ResolvedModel> {
+  const key = `${d.settings.cacheDir}\0${d.repo}`;
+  const previous = downloading.get(key) ?? Promise.resolve();
+  const current = previous.catch(() => undefined).then(() => downloadOnce(d));
+  downloading.set(key, current);
+  try {
+    return await current;
+  } finally {
+    if (downloading.get(key) === current) downloading.delete(key);
+  }
+}
+
+async function downloadOnce(d: ModelDownload): Promise<ResolvedModel> {
   try {
     return await download(d);
   } catch (error) {

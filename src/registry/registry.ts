@@ -96,26 +96,33 @@ export class Registry {
     return entry.view;
   }
 
-  /** Every model is warm (and there is at least one). */
-  get ready(): boolean {
-    return this.entries.size > 0 && this.list().every((m) => m.state === 'ready');
-  }
-
-  run(name: string, task: TaskName, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
-    const entry = this.entries.get(name);
+  /** A model that can take requests now (else model_not_ready, 503, with its state and reason). */
+  ready(name: string): ServedModel & { task: TaskName } {
     const view = this.get(name);
-    if (view.state !== 'ready' || !entry?.runner) {
+    if (view.state !== 'ready' || !view.task) {
       const why = view.error ? `: ${view.error.message}` : '';
       throw new ServeError('model_not_ready', `model "${name}" is ${view.state}${why}`, {
         state: view.state,
       });
     }
+    return view as ServedModel & { task: TaskName };
+  }
+
+  /** Every model is warm (and there is at least one). */
+  get allReady(): boolean {
+    return this.entries.size > 0 && this.list().every((m) => m.state === 'ready');
+  }
+
+  run(name: string, task: TaskName, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
+    const view = this.ready(name);
+    const runner = this.entries.get(name)?.runner;
+    if (!runner) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);
     if (!view.tasks.includes(task)) {
       throw new ServeError('task_not_supported', `model "${name}" does ${view.task}; it cannot do ${task}`, {
         tasks: view.tasks,
       });
     }
-    return entry.runner.run(task, inputs, parameters);
+    return runner.run(task, inputs, parameters);
   }
 
   async dispose(): Promise<void> {

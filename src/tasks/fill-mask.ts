@@ -44,6 +44,12 @@ export default defineTask({
       const encoded = t(text, { truncation: true, max_length: model.maxTokens });
       const ids = ((encoded.input_ids as Tensor).tolist()[0] as bigint[]).map(Number);
       const at = ids.indexOf(t.mask_token_id);
+      if (at < 0) {
+        throw new ServeError(
+          'invalid_input',
+          `truncating the input cut off its ${t.mask_token}; shorten it instead`,
+        );
+      }
       const { logits } = (await model.model(encoded)) as { logits: Tensor };
       const vocab = logits.dims.at(-1) ?? 0;
       const row = [...(logits.data as Float32Array).subarray(at * vocab, (at + 1) * vocab)];

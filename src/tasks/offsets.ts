@@ -34,14 +34,24 @@ function normalized(text: string): { chars: string; source: number[] } {
     const cp = text.codePointAt(i) as number;
     const ch = String.fromCodePoint(cp);
     const folded = ch.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
-    for (const unit of folded) {
-      chars += unit;
-      source.push(i);
-    }
+    chars += folded;
+    // One entry per UTF-16 unit, as indexOf counts them (an emoji is two).
+    for (let k = 0; k < folded.length; k++) source.push(i);
     i += ch.length;
   }
   return { chars, source };
 }
+
+/** The end (exclusive) in `text` of the character starting at `index`. */
+const charEnd = (text: string, index: number): number =>
+  index + String.fromCodePoint(text.codePointAt(index) as number).length;
+
+/**
+ * What one [UNK] stands for, as BERT's pre-tokenizer splits text: a single punctuation mark, symbol
+ * or CJK character, or a run of other non-space characters.
+ */
+const UNKNOWN_PIECE =
+  /[\p{P}\p{S}]|\p{Script=Han}|\p{Script=Hiragana}|\p{Script=Katakana}|[^\s\p{P}\p{S}\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/u;
 
 /** What a vocabulary token looks like in text: no "##", and byte-level/sentencepiece spaces dropped. */
 function surface(tokenizer: PreTrainedTokenizer, id: number, token: string): string {
@@ -71,16 +81,14 @@ export function tokenSpans(
     const found = piece ? chars.indexOf(piece, cursor) : -1;
     if (found >= 0) {
       start = source[found] as number;
-      const last = source[found + piece.length - 1] as number;
-      end = last + String.fromCodePoint(text.codePointAt(last) as number).length;
+      end = charEnd(text, source[found + piece.length - 1] as number);
       cursor = found + piece.length;
     } else if (id === tokenizer.unk_token_id) {
-      // An unknown token stands for the next word.
-      const rest = /\S+/u.exec(chars.slice(cursor));
+      const rest = UNKNOWN_PIECE.exec(chars.slice(cursor));
       if (rest) {
         const at = cursor + rest.index;
         start = source[at] as number;
-        end = (source[at + rest[0].length - 1] as number) + 1;
+        end = charEnd(text, source[at + rest[0].length - 1] as number);
         cursor = at + rest[0].length;
       }
     }

@@ -6,7 +6,7 @@ import { generate, generationParameters } from './generation.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
 const Message = Type.Object(
-  { role: Type.Enum(['system', 'user', 'assistant']), content: Type.String() },
+  { role: Type.Enum(['system', 'user', 'assistant']), content: Type.String({ minLength: 1 }) },
   { additionalProperties: false },
 );
 const Generated = Type.Object({
@@ -73,6 +73,7 @@ export default defineTask({
       add_special_tokens: t.add_bos_token ?? false,
     });
     const promptLength = (encoded.input_ids as { dims: number[] }).dims[1] ?? 0;
+    if (promptLength === 0) throw new ServeError('invalid_input', 'the prompt is empty once tokenized');
     const generated = await generate(model, encoded, promptLength, parameters);
     const answers = generated.texts.map((text, i) => ({
       generated_text: parameters.return_full_text ? `${prompts[i]}${text}` : text,

@@ -6,6 +6,9 @@ import { asArray, round, softmax, Texts, textParameters } from './common.ts';
 import { classifyLogits } from './text-classification.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
+/** Each label costs a model pass per input: bounded. */
+const MAX_LABELS = 64;
+
 const Result = Type.Object({
   sequence: Type.String(),
   labels: Type.Array(Type.String()),
@@ -34,7 +37,7 @@ export default defineTask({
   parameters: Type.Object(
     {
       candidate_labels: Type.Union([
-        Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 64 }),
+        Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: MAX_LABELS }),
         Type.String({ minLength: 1, description: 'Comma-separated labels' }),
       ]),
       multi_label: Type.Optional(
@@ -65,6 +68,11 @@ export default defineTask({
     )
       .map((l) => l.trim())
       .filter(Boolean);
+    if (labels.length === 0 || labels.length > MAX_LABELS) {
+      throw new ServeError('invalid_request', `parameters.candidate_labels: give 1 to ${MAX_LABELS} labels`, {
+        labels: labels.length,
+      });
+    }
     const template = parameters.hypothesis_template ?? 'This example is {}.';
     const texts = asArray(inputs);
     const premises = texts.flatMap((text) => labels.map(() => text));
