@@ -30,6 +30,11 @@ export const ModelSchema = Type.Object(
     instances: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 64, description: 'Worker threads (default 1).' }),
     ),
+    handler: Type.Optional(
+      Type.String({
+        description: 'Path of a handler module (defineHandler: preprocess, infer, postprocess, warm-up).',
+      }),
+    ),
     threads: Type.Optional(
       Type.Integer({
         minimum: 1,

@@ -1,6 +1,5 @@
 // Messages between a model's main-thread runner and its worker threads.
 import type { ErrorCode } from '../errors.ts';
-import type { TaskName } from '../tasks/index.ts';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu'] as const;
 export type Device = (typeof DEVICES)[number];
@@ -8,7 +7,10 @@ export type Device = (typeof DEVICES)[number];
 export interface LoadSpec {
   /** Local folder in the Hub layout. */
   path: string;
-  task: TaskName;
+  /** A built-in task, or the name of the handler's task. */
+  task: string;
+  /** Absolute path of a custom handler module. */
+  handler?: string;
   dtype: string;
   device: Device;
   /** ONNX Runtime intra-op threads of this worker. */
@@ -17,7 +19,7 @@ export interface LoadSpec {
 
 /** What a loaded model tells about itself. */
 export interface ModelInfo {
-  task: TaskName;
+  task: string;
   modelType: string;
   architectures: string[];
   labels: string[];
@@ -35,7 +37,7 @@ export interface WireError {
 }
 
 export type ToWorker =
-  | { type: 'run'; id: number; task: TaskName; inputs: unknown; parameters: Record<string, unknown> }
+  | { type: 'run'; id: number; task: string; inputs: unknown; parameters: Record<string, unknown> }
   | { type: 'dispose' };
 
 export type FromWorker =

@@ -6,14 +6,15 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ServeError } from '../errors.ts';
-import type { TaskName } from '../tasks/index.ts';
 import type { Device, FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
 
 export { DEVICES, type Device, type ModelInfo } from './protocol.ts';
 
 export interface EngineModelSpec {
   path: string;
-  task: TaskName;
+  task: string;
+  /** Absolute path of a custom handler module. */
+  handler?: string;
   dtype: string;
   device: Device;
   /** Worker threads (each with its own copy of the weights). */
@@ -126,6 +127,7 @@ export class ModelRunner {
       dtype: model.dtype,
       device: model.device,
       threads,
+      ...(model.handler ? { handler: model.handler } : {}),
     };
     const runner = new ModelRunner(spec, model.instances);
     const started = await Promise.allSettled(
@@ -151,7 +153,7 @@ export class ModelRunner {
     return this.slots.reduce((n, s) => n + s.pending.size, 0);
   }
 
-  run(task: TaskName, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
+  run(task: string, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
     const slot = this.slots.reduce<WorkerSlot | undefined>(
       (best, s) => (!best || s.pending.size < best.pending.size ? s : best),
       undefined,

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as runtime from '@huggingface/transformers';
 import { isServeError, ServeError } from '../errors.ts';
-import { TASKS, type ModelConfig, type ModelContext } from '../tasks/index.ts';
+import { loadHandler } from '../tasks/handler.ts';
+import {
+  TASKS,
+  type ModelConfig,
+  type ModelContext,
+  type TaskDefinition,
+  type TaskName,
+} from '../tasks/index.ts';
 import type { FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
 
 const { env, LogLevel, AutoTokenizer } = runtime;
@@ -55,10 +62,18 @@ function deviceError(spec: LoadSpec, error: unknown): ServeError | undefined {
   );
 }
 
-async function load(spec: LoadSpec): Promise<{ context: ModelContext; info: ModelInfo }> {
+interface Loaded {
+  context: ModelContext;
+  info: ModelInfo;
+  /** The task (or handler) a request names -> its definition. */
+  taskOf: (name: string) => TaskDefinition;
+}
+
+async function load(spec: LoadSpec): Promise<Loaded> {
   const started = performance.now();
   const config = JSON.parse(readFileSync(join(spec.path, 'config.json'), 'utf8')) as ModelConfig;
-  const task = TASKS[spec.task];
+  const task = spec.handler ? await loadHandler(spec.handler) : TASKS[spec.task as TaskName];
+  const taskOf = (name: string): TaskDefinition => (name === task.name ? task : TASKS[name as TaskName]);
   const tokenizer = await AutoTokenizer.from_pretrained(spec.path);
   let model;
   try {
@@ -95,14 +110,14 @@ async function load(spec: LoadSpec): Promise<{ context: ModelContext; info: Mode
     loadMs: Math.round(loaded - started),
     warmupMs: Math.round(performance.now() - loaded),
   };
-  return { context, info };
+  return { context, info, taskOf };
 }
 
 const spec = workerData as LoadSpec;
 let queue: Promise<void> = Promise.resolve();
 
 load(spec).then(
-  ({ context, info }) => {
+  ({ context, info, taskOf }) => {
     send({ type: 'ready', info });
     port.on('message', (message: ToWorker) => {
       if (message.type === 'dispose') {
@@ -116,7 +131,7 @@ load(spec).then(
       // not be disturbed by another's sampling.
       queue = queue.then(async () => {
         try {
-          const output = await TASKS[message.task].run(
+          const output = await taskOf(message.task).run(
             context,
             message.inputs as never,
             message.parameters as never,

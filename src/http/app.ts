@@ -25,7 +25,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.maxBodyBytes,
     requestIdHeader: 'x-request-id',
     // Model names may be 200 characters (config schema); Fastify's default segment limit is 100.
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     frameworkErrors: (error, request, reply) => {
       // The reply type here is generic over no route; it is an ordinary reply.
       void (reply as unknown as FastifyReply).status(400).send(errorBody(frameworkError(error), request.id));

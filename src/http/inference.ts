@@ -4,16 +4,23 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { ServeError } from '../errors.ts';
-import type { Registry, ServedModel } from '../registry/registry.ts';
-import { TASK_NAMES, TASKS, type TaskDefinition, type TaskName } from '../tasks/index.ts';
+import type { ReadyModel, Registry } from '../registry/registry.ts';
+import { splitSentences } from '../tasks/common.ts';
+import { TASK_NAMES, TASKS, type TaskDefinition } from '../tasks/index.ts';
 import { errorResponses } from './errors.ts';
 
-const validators = Object.fromEntries(
-  TASK_NAMES.map((name) => [
-    name,
-    { inputs: Compile(TASKS[name].inputs), parameters: Compile(TASKS[name].parameters) },
-  ]),
-) as Record<TaskName, { inputs: ReturnType<typeof Compile>; parameters: ReturnType<typeof Compile> }>;
+interface Validators {
+  inputs: ReturnType<typeof Compile>;
+  parameters: ReturnType<typeof Compile>;
+}
+
+/** Compiled once per task (built-in or handler). */
+const compiled = new WeakMap<TaskDefinition, Validators>();
+const validatorsOf = (task: TaskDefinition): Validators => {
+  let v = compiled.get(task);
+  if (!v) compiled.set(task, (v = { inputs: Compile(task.inputs), parameters: Compile(task.parameters) }));
+  return v;
+};
 
 interface InferenceBody {
   inputs: unknown;
@@ -21,24 +28,22 @@ interface InferenceBody {
 }
 
 /** Which of the model's tasks a request asks for, from its shape (as the HF Inference API does). */
-function requestedTask(model: ServedModel & { task: TaskName }, body: InferenceBody): TaskName {
+function requestedTask(model: ReadyModel, body: InferenceBody): TaskDefinition {
   const inputs = body.inputs as Record<string, unknown> | undefined;
-  const wants = (task: TaskName): boolean => model.tasks.includes(task);
-  if (body.parameters?.candidate_labels !== undefined && wants('zero-shot-classification')) {
-    return 'zero-shot-classification';
-  }
+  const [deployed] = model.definitions as [TaskDefinition];
+  const find = (name: string): TaskDefinition | undefined => model.definitions.find((d) => d.name === name);
+  const labelled = body.parameters?.candidate_labels !== undefined;
+  if (labelled) return find('zero-shot-classification') ?? deployed;
   if (inputs && typeof inputs === 'object' && !Array.isArray(inputs)) {
-    if ('source_sentence' in inputs && wants('sentence-similarity')) return 'sentence-similarity';
-    if ('query' in inputs && wants('text-ranking')) return 'text-ranking';
+    if ('source_sentence' in inputs) return find('sentence-similarity') ?? deployed;
+    if ('query' in inputs) return find('text-ranking') ?? deployed;
   }
-  if (model.task === 'zero-shot-classification' && body.parameters?.candidate_labels === undefined) {
-    return 'text-classification'; // an NLI model asked without labels classifies the pair
-  }
-  return model.task;
+  // An NLI model asked without labels classifies the pair.
+  return deployed.name === 'zero-shot-classification' ? (find('text-classification') ?? deployed) : deployed;
 }
 
-function check(task: TaskName, part: 'inputs' | 'parameters', value: unknown): void {
-  const validator = validators[task][part];
+function check(task: TaskDefinition, part: 'inputs' | 'parameters', value: unknown): void {
+  const validator = validatorsOf(task)[part];
   if (validator.Check(value)) return;
   // An unknown parameter shows up twice (as "schema is false" on it, and as an additional property).
   const errors = [...validator.Errors(value)].filter((e) => e.message !== 'schema is false');
@@ -47,8 +52,8 @@ function check(task: TaskName, part: 'inputs' | 'parameters', value: unknown): v
     const where = `${part}${e.instancePath.replaceAll('/', '.')}`;
     return extra ? `${where}: unknown parameter(s) ${extra.join(', ')}` : `${where}: ${e.message}`;
   });
-  throw new ServeError('invalid_request', `invalid ${task} request: ${problems.join('; ')}`, {
-    task,
+  throw new ServeError('invalid_request', `invalid ${task.name} request: ${problems.join('; ')}`, {
+    task: task.name,
     problems,
   });
 }
@@ -69,33 +74,6 @@ function checkUnicode(value: unknown, path: string): void {
   else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) checkUnicode(v, `${path}.${k}`);
   }
-}
-
-interface Sentence {
-  text: string;
-  start: number;
-  end: number;
-}
-
-function segmenter(language: string): Intl.Segmenter {
-  try {
-    return new Intl.Segmenter(language, { granularity: 'sentence' });
-  } catch {
-    throw new ServeError(
-      'invalid_request',
-      `parameters.language: "${language}" is not a locale (try en, fr, pt-BR)`,
-    );
-  }
-}
-
-function sentences(text: string, rules: Intl.Segmenter): Sentence[] {
-  const out: Sentence[] = [];
-  for (const { segment, index } of rules.segment(text)) {
-    const lead = segment.length - segment.trimStart().length;
-    const trimmed = segment.trim();
-    if (trimmed) out.push({ text: trimmed, start: index + lead, end: index + lead + trimmed.length });
-  }
-  return out;
 }
 
 /** Offsets of results inside a sentence, moved to offsets inside the whole input. */
@@ -125,8 +103,9 @@ async function bySentence(
     throw new ServeError('invalid_request', 'split: "sentence" needs text inputs');
   }
   const { split, language, ...rest } = parameters;
-  const rules = segmenter(typeof language === 'string' ? language : 'en');
-  const perInput = texts.map((text) => sentences(text, rules));
+  const perInput = texts.map((text) =>
+    splitSentences(text, typeof language === 'string' ? language : undefined),
+  );
   const all = perInput.flat();
   const results = all.length
     ? ((await registry.run(
@@ -176,16 +155,15 @@ export async function inferenceRoutes(
     const name = params.org ? `${params.org}/${params.name}` : params.name;
     const body = request.body as InferenceBody;
     const model = registry.ready(name);
-    const taskName = requestedTask(model, body);
+    const task = requestedTask(model, body);
     const parameters = body.parameters ?? {};
-    check(taskName, 'inputs', body.inputs);
-    check(taskName, 'parameters', parameters);
+    check(task, 'inputs', body.inputs);
+    check(task, 'parameters', parameters);
     checkUnicode(body.inputs, 'inputs');
     checkUnicode(parameters, 'parameters');
-    void reply.header('X-Hubserve-Task', taskName);
-    if (parameters.split === 'sentence')
-      return bySentence(registry, name, TASKS[taskName], body.inputs, parameters);
-    return registry.run(name, taskName, body.inputs, parameters);
+    void reply.header('X-Hubserve-Task', task.name);
+    if (parameters.split === 'sentence') return bySentence(registry, name, task, body.inputs, parameters);
+    return registry.run(name, task.name, body.inputs, parameters);
   };
   const schema = {
     summary: 'Run a model (Hugging Face Inference API shapes)',

@@ -2,12 +2,13 @@
 // failed with its reason) and the one place requests reach a model by name. A model that fails does
 // not stop the others.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { ModelConfigEntry } from '../config/schema.ts';
 import { ModelRunner, type ModelInfo } from '../engine/runner.ts';
 import { isServeError, ServeError } from '../errors.ts';
 import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedModel } from '../hub/index.ts';
-import { compatibleTasks, inferTask, type ModelConfig, type TaskName } from '../tasks/index.ts';
+import { loadHandler } from '../tasks/handler.ts';
+import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 
 export type ModelState = 'resolving' | 'loading' | 'ready' | 'failed';
 
@@ -15,10 +16,12 @@ export interface ServedModel {
   name: string;
   source: string;
   state: ModelState;
-  /** What it is deployed for; known once its config.json is read. */
-  task?: TaskName;
+  /** What it is deployed for (a built-in task or its handler's); known once its config.json is read. */
+  task?: string;
   /** The tasks requests may ask of it (the deployed one and those of the same model class). */
-  tasks: TaskName[];
+  tasks: string[];
+  /** Path of its custom handler module, if it has one. */
+  handler?: string;
   dtype: string;
   device: string;
   instances: number;
@@ -31,7 +34,12 @@ export interface ServedModel {
 interface Entry {
   view: ServedModel;
   runner?: ModelRunner;
+  /** Definitions of view.tasks, the deployed task first. */
+  definitions: TaskDefinition[];
 }
+
+/** A model that can take requests, with what it can do. */
+export type ReadyModel = ServedModel & { task: string; definitions: TaskDefinition[] };
 
 export interface RegistryOptions {
   hub: HubSettings;
@@ -56,7 +64,7 @@ export class Registry {
       device: model.device ?? 'cpu',
       instances: model.instances ?? 1,
     };
-    const entry: Entry = { view };
+    const entry: Entry = { view, definitions: [] };
     this.entries.set(model.name, entry);
     try {
       const resolved = await resolveModel(model.source, {
@@ -65,15 +73,25 @@ export class Registry {
         onProgress: this.options.onProgress,
       });
       Object.assign(view, { revision: resolved.revision, commit: resolved.commit });
-      const task = model.task ?? inferTask(readConfig(resolved));
-      Object.assign(view, { task, tasks: compatibleTasks(task), state: 'loading' });
+      const handler = model.handler === undefined ? undefined : resolve(model.handler);
+      entry.definitions = handler
+        ? [await loadHandler(handler)]
+        : compatibleTasks(model.task ?? inferTask(readConfig(resolved)));
+      const [deployed] = entry.definitions as [TaskDefinition];
+      Object.assign(view, {
+        task: deployed.name,
+        tasks: entry.definitions.map((d) => d.name),
+        handler,
+        state: 'loading',
+      });
       entry.runner = await ModelRunner.start({
         path: resolved.path,
-        task,
+        task: deployed.name,
         dtype: view.dtype,
         device: model.device ?? 'cpu',
         instances: view.instances,
         ...(model.threads ? { threads: model.threads } : {}),
+        ...(handler ? { handler } : {}),
       });
       Object.assign(view, { state: 'ready', info: entry.runner.info });
     } catch (error) {
@@ -97,15 +115,16 @@ export class Registry {
   }
 
   /** A model that can take requests now (else model_not_ready, 503, with its state and reason). */
-  ready(name: string): ServedModel & { task: TaskName } {
+  ready(name: string): ReadyModel {
     const view = this.get(name);
-    if (view.state !== 'ready' || !view.task) {
+    const entry = this.entries.get(name);
+    if (view.state !== 'ready' || !view.task || !entry) {
       const why = view.error ? `: ${view.error.message}` : '';
       throw new ServeError('model_not_ready', `model "${name}" is ${view.state}${why}`, {
         state: view.state,
       });
     }
-    return view as ServedModel & { task: TaskName };
+    return { ...view, task: view.task, definitions: entry.definitions };
   }
 
   /** Every model is warm (and there is at least one). */
@@ -113,7 +132,7 @@ export class Registry {
     return this.entries.size > 0 && this.list().every((m) => m.state === 'ready');
   }
 
-  run(name: string, task: TaskName, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
+  run(name: string, task: string, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
     const view = this.ready(name);
     const runner = this.entries.get(name)?.runner;
     if (!runner) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);

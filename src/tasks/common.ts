@@ -66,3 +66,30 @@ export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 export const rows = <T = number[]>(tensor: Tensor): T[] => tensor.tolist() as T[];
 
 export const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+
+export interface Sentence {
+  text: string;
+  /** [start, end) in the text it came from. */
+  start: number;
+  end: number;
+}
+
+/** Sentences of a text by the locale's rules (Intl.Segmenter), trimmed, with their offsets. */
+export function splitSentences(text: string, language = 'en'): Sentence[] {
+  let rules: Intl.Segmenter;
+  try {
+    rules = new Intl.Segmenter(language, { granularity: 'sentence' });
+  } catch {
+    throw new ServeError(
+      'invalid_request',
+      `parameters.language: "${language}" is not a locale (try en, fr, pt-BR)`,
+    );
+  }
+  const out: Sentence[] = [];
+  for (const { segment, index } of rules.segment(text)) {
+    const lead = segment.length - segment.trimStart().length;
+    const trimmed = segment.trim();
+    if (trimmed) out.push({ text: trimmed, start: index + lead, end: index + lead + trimmed.length });
+  }
+  return out;
+}

@@ -57,9 +57,8 @@ export function inferTask(config: ModelConfig): TaskName {
  * model classifies pairs and reranks, an embedding model compares sentences, a seq2seq model does
  * all three text2text tasks.
  */
-export function compatibleTasks(task: TaskName): TaskName[] {
+export function compatibleTasks(task: TaskName): TaskDefinition[] {
   const modelClass: ModelClass = TASKS[task].modelClass;
-  return (Object.values(TASKS) as TaskDefinition[])
-    .filter((t) => t.modelClass === modelClass)
-    .map((t) => t.name);
+  const others = Object.values(TASKS).filter((t) => t.modelClass === modelClass && t.name !== task);
+  return [TASKS[task], ...others];
 }

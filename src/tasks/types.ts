@@ -57,7 +57,8 @@ export interface TaskDefinition<
   P extends TSchema = TSchema,
   O extends TSchema = TSchema,
 > {
-  name: TaskName;
+  /** A built-in TaskName, or a custom handler's own name. */
+  name: string;
   /** One line for docs and OpenAPI. */
   summary: string;
   /** Which @huggingface/transformers model class family loads it (AutoModelFor...). */

@@ -1,6 +1,14 @@
 // What the BERT-style generated models share: one WordPiece vocabulary over the whole lexicon, the
 // standard BERT inputs, per-token lookup tables, and the folder around a graph.
-import { COMMON_WORDS, ENTITIES, NEGATION_WORDS, NEGATIVE_WORDS, POSITIVE_WORDS, TOPICS } from './lexicon.ts';
+import {
+  CLAUSE_BREAKS,
+  COMMON_WORDS,
+  ENTITIES,
+  NEGATION_WORDS,
+  NEGATIVE_WORDS,
+  POSITIVE_WORDS,
+  TOPICS,
+} from './lexicon.ts';
 import type { ModelFolder } from './layout.ts';
 import { DType, type Graph } from './onnx/graph.ts';
 import { BERT_SPECIAL, type Vocab, wordPiece } from './tokenizers.ts';
@@ -15,6 +23,7 @@ export const bertTokenizer = wordPiece([
   ...NEGATION_WORDS,
   ...Object.values(TOPICS).flat(),
   ...Object.values(ENTITIES).flat(),
+  ...CLAUSE_BREAKS,
 ]);
 
 export const BERT_TOKENIZER_CONFIG = {

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { folderFiles, type ModelFolder } from './layout.ts';
+import * as absa from './models/absa.ts';
 import * as bertBase from './models/bert-base.ts';
 import * as embeddings from './models/embeddings.ts';
 import * as fillMask from './models/fill-mask.ts';
@@ -31,6 +32,7 @@ export const TINY_MODELS = {
   'hubserve-test/tiny-gpt2': gpt2.build,
   'hubserve-test/tiny-t5-translate': t5.buildTranslation,
   'hubserve-test/tiny-t5-summarize': t5.buildSummarization,
+  'hubserve-test/tiny-absa': absa.build,
 } as const satisfies Record<string, () => ModelFolder>;
 
 export type TinyModelId = keyof typeof TINY_MODELS;

@@ -11,7 +11,7 @@ export const POSITIVE_WORDS = [
 // prettier-ignore
 export const NEGATIVE_WORDS = [
   'hate', 'hated', 'bad', 'terrible', 'awful', 'horrible', 'worst', 'boring', 'sad', 'poor',
-  'disappointing', 'ugly', 'rude', 'slow', 'broken', 'angry', 'dirty', 'useless', 'annoying', 'cold',
+  'disappointing', 'ugly', 'rude', 'slow', 'broken', 'angry', 'dirty', 'useless', 'annoying', 'cold', 'expensive',
 ] as const;
 
 /** Words that flip the polarity of what they qualify ("not good"); "don't" splits into don ' t. */
@@ -57,11 +57,33 @@ export const TOPICS = {
   travel: ['travel', 'trip', 'flight', 'hotel', 'beach', 'vacation', 'airport', 'journey', 'tourist'],
   music: ['music', 'song', 'guitar', 'piano', 'concert', 'band', 'singer', 'album'],
   weather: ['weather', 'rain', 'sunny', 'snow', 'storm', 'wind', 'forecast', 'temperature'],
-  finance: ['finance', 'money', 'bank', 'stock', 'market', 'price', 'investment', 'economy'],
+  finance: ['finance', 'money', 'bank', 'stock', 'market', 'price', 'investment', 'economy', 'expensive'],
   animals: ['animals', 'animal', 'cat', 'kitten', 'dog', 'puppy', 'horse', 'bird', 'pet'],
+  service: ['service', 'staff', 'waiter', 'waitress', 'delivery', 'support'],
 } as const satisfies Record<string, readonly string[]>;
 
 export type Topic = keyof typeof TOPICS;
+export const TOPIC_NAMES = Object.keys(TOPICS) as Topic[];
+
+const topics = new Map(TOPIC_NAMES.flatMap((t) => TOPICS[t].map((w) => [w as string, t] as const)));
+
+/** The topic a word belongs to, if any. */
+export const topicOf = (word: string): Topic | undefined => topics.get(word);
+
+/** Words that end a clause: sentiment about an aspect stays inside the clause that mentions it. */
+export const CLAUSE_BREAKS = [
+  'but',
+  'and',
+  'although',
+  'however',
+  'while',
+  'whereas',
+  '.',
+  ',',
+  ';',
+  '!',
+  '?',
+] as const;
 
 export const ENTITY_TYPES = ['PER', 'LOC', 'ORG', 'DATE'] as const;
 export type EntityType = (typeof ENTITY_TYPES)[number];

@@ -1,24 +1,24 @@
 // feature-extraction: token embeddings whose first dimensions are the word's topic and the rest a small
 // word-specific signature, so related words and sentences are close ("cat" ~ "kitten", far from "bank").
 import { bertInputs, bertTokenizer, encoderFolder, oneHot, tokenTable } from '../encoders.ts';
-import { TOPICS, type Topic } from '../lexicon.ts';
+import { TOPIC_NAMES, topicOf } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
 import { DType, Graph } from '../onnx/graph.ts';
 import { hash, normals } from '../random.ts';
 
 export const HIDDEN_SIZE = 32;
-const topicNames = Object.keys(TOPICS) as Topic[];
-const topicOf = new Map(topicNames.flatMap((t) => TOPICS[t].map((w) => [w as string, t] as const)));
 const SIGNATURE_STD = 0.15;
 /** Words without a topic carry little meaning: short vectors, as frequent words have in trained models. */
 const PLAIN_WORD_SCALE = 0.3;
 
 function embedding(token: string): number[] {
-  const topic = topicOf.get(token);
-  const row = topic ? oneHot(topicNames.indexOf(topic), HIDDEN_SIZE) : new Array<number>(HIDDEN_SIZE).fill(0);
+  const topic = topicOf(token);
+  const row = topic
+    ? oneHot(TOPIC_NAMES.indexOf(topic), HIDDEN_SIZE)
+    : new Array<number>(HIDDEN_SIZE).fill(0);
   const scale = topic ? 1 : PLAIN_WORD_SCALE;
-  const signature = normals(HIDDEN_SIZE - topicNames.length, SIGNATURE_STD * scale, hash(token));
-  signature.forEach((v, i) => (row[topicNames.length + i] = v));
+  const signature = normals(HIDDEN_SIZE - TOPIC_NAMES.length, SIGNATURE_STD * scale, hash(token));
+  signature.forEach((v, i) => (row[TOPIC_NAMES.length + i] = v));
   return row;
 }
 

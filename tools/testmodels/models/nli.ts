@@ -11,13 +11,11 @@ import {
   sumTokens,
   tokenTable,
 } from '../encoders.ts';
-import { NEGATION_WORDS, TOPICS, type Topic } from '../lexicon.ts';
+import { NEGATION_WORDS, TOPIC_NAMES, topicOf } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
 import { DType, Graph } from '../onnx/graph.ts';
 
 const LABELS = ['contradiction', 'neutral', 'entailment'] as const;
-const topicNames = Object.keys(TOPICS) as Topic[];
-const topicOf = new Map(topicNames.flatMap((t) => TOPICS[t].map((w) => [w as string, t] as const)));
 const negation = new Set<string>(NEGATION_WORDS);
 
 /** Cosine of two [b, n] rows, as [b, 1]. */
@@ -32,17 +30,17 @@ function graph(): Uint8Array {
   const { ids, mask, segment } = bertInputs(g, true);
   const premise = g.mul(mask, g.sub(g.f32([1]), segment as string));
   const hypothesis = g.mul(mask, segment as string);
-  const width = topicNames.length + 1; // topics, then "is a negation"
+  const width = TOPIC_NAMES.length + 1; // topics, then "is a negation"
   const table = tokenTable(g, 'topic_negation', bertTokenizer.vocab, width, (token) => {
-    const topic = topicOf.get(token);
-    if (topic) return oneHot(topicNames.indexOf(topic), width);
+    const topic = topicOf(token);
+    if (topic) return oneHot(TOPIC_NAMES.indexOf(topic), width);
     return negation.has(token) ? oneHot(width - 1, width) : undefined;
   });
   const features = g.gather(table, ids);
   const p = sumTokens(g, features, premise);
   const h = sumTokens(g, features, hypothesis);
-  const topics = (x: string): string => g.slice(x, 1, 0, topicNames.length);
-  const negations = g.add(g.slice(p, 1, topicNames.length, width), g.slice(h, 1, topicNames.length, width));
+  const topics = (x: string): string => g.slice(x, 1, 0, TOPIC_NAMES.length);
+  const negations = g.add(g.slice(p, 1, TOPIC_NAMES.length, width), g.slice(h, 1, TOPIC_NAMES.length, width));
   const agreement = g.mul(cosine(g, topics(p), topics(h)), parity(g, negations)); // [b, 1] in [-1, 1]
   const logits = g.add(g.matmul(agreement, g.f32([-6, 0, 6], [1, 3])), g.f32([0, 0.5, -3], [3]));
   g.output('logits', logits, DType.float, ['batch_size', LABELS.length]);
