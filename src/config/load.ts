@@ -78,7 +78,14 @@ export function validateConfig(candidate: unknown): Config {
   if (validator.Check(candidate)) return candidate;
   const problems = new Map<string, string>();
   for (const error of validator.Errors(candidate)) {
-    if (problems.has(error.instancePath)) continue;
+    // An unknown key is reported on itself ("schema is false") and on its parent: keep the parent's.
+    if (problems.has(error.instancePath) || error.message === 'schema is false') continue;
+    const unknown = (error.params as { additionalProperties?: string[] }).additionalProperties;
+    if (unknown) {
+      const where = error.instancePath.replace(/^\//, '').replaceAll('/', '.');
+      problems.set(error.instancePath, `${where ? `${where}: ` : ''}unknown key(s) ${unknown.join(', ')}`);
+      continue;
+    }
     const accepted = acceptedValues(error.instancePath);
     problems.set(error.instancePath, describe(error, candidate, accepted));
   }

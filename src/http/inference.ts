@@ -1,7 +1,7 @@
 // POST /models/{name}: the Hugging Face Inference API's request and response shapes for every task.
 // The model decides the task; the task's schema validates the request.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import Type from 'typebox';
+import Type, { type TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { ServeError } from '../errors.ts';
 import type { ReadyModel, Registry } from '../registry/registry.ts';
@@ -125,22 +125,17 @@ async function bySentence(
   return Array.isArray(inputs) ? answer : answer[0];
 }
 
-const examples = TASK_NAMES.map((name) => ({ task: name, ...TASKS[name].example }));
-
-const RequestBody = Type.Object(
-  {
-    inputs: Type.Unknown({ description: "The input; its shape depends on the model's task (see examples)." }),
-    parameters: Type.Optional(
-      Type.Object({}, { additionalProperties: true, description: 'Task parameters.' }),
-    ),
-  },
-  {
-    description: `The Hugging Face Inference API request. Per task:\n\n${TASK_NAMES.map(
-      (n) => `- **${n}**: ${TASKS[n].summary} Example: \`${JSON.stringify(TASKS[n].example)}\``,
-    ).join('\n')}`,
-    examples: examples.map(({ task: _task, ...body }) => body),
-  },
-);
+/** Each task's request and response as OpenAPI components, with a request that works on the demo model. */
+function taskSchemas(task: TaskDefinition): { request: TSchema & { $id: string }; response: TSchema } {
+  const request = Type.Object(
+    { inputs: task.inputs, parameters: Type.Optional(task.parameters) },
+    { title: task.name, description: task.summary, examples: [task.example] },
+  );
+  return {
+    request: { ...request, $id: `${task.name}-request` },
+    response: { ...task.output, $id: `${task.name}-response`, title: `${task.name} response` },
+  };
+}
 
 export interface InferenceRoutesOptions {
   registry: Registry;
@@ -165,10 +160,18 @@ export async function inferenceRoutes(
     if (parameters.split === 'sentence') return bySentence(registry, name, task, body.inputs, parameters);
     return registry.run(name, task.name, body.inputs, parameters);
   };
+  const tasks = TASK_NAMES.map((name) => taskSchemas(TASKS[name]));
+  for (const { request, response } of tasks) {
+    app.addSchema(request);
+    app.addSchema(response);
+  }
   const schema = {
     summary: 'Run a model (Hugging Face Inference API shapes)',
+    description:
+      "The request's shape depends on the model's task (GET /models/{name} says which); each task's " +
+      'request is a schema below, with an example that works on the demo models.',
     tags: ['inference'],
-    body: RequestBody,
+    body: { oneOf: tasks.map(({ request }) => ({ $ref: `${request.$id}#` })) },
     response: errorResponses,
   };
   // The body's shape depends on the model, so it is checked against the task's schema in the handler;

@@ -165,6 +165,19 @@ describe('POST /models/{name}', () => {
     assert.equal(chat?.generated_text, ' fox jumps over the lazy dog.');
   });
 
+  it('text-generation: a seed makes sampling reproducible', async () => {
+    const sample = async (seed: number): Promise<string> => {
+      const [out] = (await ok('gpt2', {
+        inputs: 'Once upon a',
+        parameters: { temperature: 50, max_new_tokens: 6, seed },
+      })) as { generated_text: string }[];
+      return out?.generated_text ?? '';
+    };
+    assert.equal(await sample(7), await sample(7));
+    const distinct = new Set(await Promise.all([1, 2, 3, 4, 5].map(sample)));
+    assert.ok(distinct.size >= 3, `hot sampling with different seeds gave ${[...distinct].join(' | ')}`);
+  });
+
   it('summarization, translation and text2text-generation', async () => {
     assert.deepEqual(await ok('translate', { inputs: 'The cat drinks water' }), [
       { translation_text: 'le chat boit eau' },
@@ -240,5 +253,41 @@ describe('@huggingface/inference InferenceClient with endpointUrl', () => {
     assert.equal(summary.summary_text, 'Alice Smith London Paris');
     const translation = await client('translate').translation({ inputs: 'hello world' });
     assert.deepEqual(translation, { translation_text: 'bonjour monde' });
+  });
+});
+
+describe('OpenAPI and Swagger UI', () => {
+  it('documents every task with its schema and an example that works on the demo models', async () => {
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      components: { schemas: Record<string, { example?: { inputs: unknown; parameters?: unknown } }> };
+      paths: Record<string, { post?: unknown; get?: unknown }>;
+    };
+    assert.ok(doc.paths['/models/{name}']?.post, 'POST /models/{name} documented');
+    assert.ok(doc.paths['/ready']?.get, 'GET /ready documented');
+    const demo: Record<string, string> = {
+      'text-classification': 'sentiment',
+      'token-classification': 'ner',
+      'question-answering': 'qa',
+      'zero-shot-classification': 'nli',
+      'fill-mask': 'fill-mask',
+      'feature-extraction': 'embeddings',
+      'sentence-similarity': 'embeddings',
+      'text-ranking': 'nli',
+      summarization: 'summarize',
+      translation: 'translate',
+      'text2text-generation': 'text2text',
+      'text-generation': 'gpt2',
+    };
+    for (const [task, model] of Object.entries(demo)) {
+      const example = doc.components.schemas[`${task}-request`]?.example;
+      assert.ok(example, `${task}: request schema with an example`);
+      assert.ok(doc.components.schemas[`${task}-response`], `${task}: response schema`);
+      const response = await server.post(`/models/${model}`, example);
+      assert.equal(response.status, 200, `${task} example: ${JSON.stringify(response.body)}`);
+      assert.equal(response.headers.get('x-hubserve-task'), task);
+    }
+    const ui = await fetch(`${server.url}/docs/`);
+    assert.equal(ui.status, 200);
+    assert.match(await ui.text(), /swagger/i);
   });
 });
