@@ -3,24 +3,19 @@
 import { pathToFileURL } from 'node:url';
 import type { Static, TSchema } from 'typebox';
 import { ServeError } from '../errors.ts';
-import type { ModelClass, ModelContext, TaskDefinition } from './types.ts';
+import type { ModelContext, TaskDefinition } from './types.ts';
 
-export interface Handler<I extends TSchema, P extends TSchema, O extends TSchema, Item, Raw> {
-  /** The task name requests are run under (shown in GET /models). */
-  name: string;
-  summary: string;
-  modelClass: ModelClass;
-  inputs: I;
-  parameters: P;
-  output: O;
-  example: { inputs: Static<I>; parameters?: Static<P> };
+/** A task whose run is split in three: what a handler module writes. */
+export interface Handler<I extends TSchema, P extends TSchema, O extends TSchema, Item, Raw> extends Omit<
+  TaskDefinition<I, P, O>,
+  'run' | 'splittable' | 'offsets'
+> {
   /** Request -> the items the model runs on. */
   preprocess(inputs: Static<I>, parameters: Static<P>, model: ModelContext): Item[] | Promise<Item[]>;
   /** Items -> raw model results, in one batch. */
   infer(model: ModelContext, items: Item[], parameters: Static<P>): Promise<Raw>;
   /** Raw results -> the answer. */
   postprocess(raw: Raw, items: Item[], inputs: Static<I>, parameters: Static<P>): Static<O>;
-  warmup?: TaskDefinition<I, P, O>['warmup'];
 }
 
 export function defineHandler<I extends TSchema, P extends TSchema, O extends TSchema, Item, Raw>(

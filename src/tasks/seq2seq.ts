@@ -1,30 +1,40 @@
-// What summarization, translation and text2text-generation share: encoder-decoder generation.
-import Type from 'typebox';
+// What summarization, translation and text2text-generation share: encoder-decoder generation. The
+// three differ only in name, answer key and wording.
+import Type, { type TString } from 'typebox';
 import { asArray, checkLength, Texts, textParameters } from './common.ts';
 import { generate, generationParameters } from './generation.ts';
-import type { ModelContext } from './types.ts';
+import { defineTask, type ModelContext } from './types.ts';
 
-export const seq2seqInputs = Texts;
-
-export const seq2seqParameters = {
-  ...generationParameters,
-  truncate: textParameters.truncate,
-};
-
-export const outputOf = <K extends string>(key: K) =>
-  Type.Array(Type.Object({ [key]: Type.String() } as Record<K, ReturnType<typeof Type.String>>));
+const parameters = Type.Object(
+  { ...generationParameters, truncate: textParameters.truncate },
+  { additionalProperties: false },
+);
 
 /** Generates for each input and answers [{key: text}, ...], the HF shape for these tasks. */
-export async function runSeq2Seq<K extends string>(
+async function runSeq2Seq(
   model: ModelContext,
-  key: K,
+  key: string,
   inputs: string | string[],
-  parameters: Parameters<typeof generate>[3] & { truncate?: boolean },
-): Promise<Record<K, string>[]> {
+  options: Parameters<typeof generate>[3] & { truncate?: boolean },
+): Promise<Record<string, string>[]> {
   const texts = asArray(inputs);
-  texts.forEach((text) => checkLength(model, parameters.truncate, text));
+  texts.forEach((text) => checkLength(model, options.truncate, text));
   const encoded = model.tokenizer(texts, { padding: true, truncation: true, max_length: model.maxTokens });
   // The decoder starts from its start token, which is not part of the answer.
-  const generated = await generate(model, encoded, 1, parameters);
-  return generated.texts.map((text) => ({ [key]: text }) as Record<K, string>);
+  const generated = await generate(model, encoded, 1, options);
+  return generated.texts.map((text) => ({ [key]: text }));
+}
+
+export function seq2seqTask(spec: { name: string; key: string; summary: string; example: string }) {
+  return defineTask({
+    name: spec.name,
+    summary: spec.summary,
+    modelClass: 'seq2seq-lm',
+    inputs: Texts,
+    parameters,
+    output: Type.Array(Type.Object({ [spec.key]: Type.String() } as Record<string, TString>)),
+    example: { inputs: spec.example },
+    splittable: true,
+    run: (model, inputs, options) => runSeq2Seq(model, spec.key, inputs, options),
+  });
 }

@@ -7,6 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.ts';
 import { STATUS } from '../../src/http/errors.ts';
+import { rng } from '../../tools/testmodels/random.ts';
 import { serve, type TestServer, tiny } from '../support/server.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -903,18 +904,6 @@ describe('fill-mask and zero-shot misuse', () => {
 
 type Random = () => number;
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
-function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const JSON_TYPES = ['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON'];
 const BAD_TYPES = [
   'text/plain',
@@ -1206,7 +1195,7 @@ describe('fuzz', () => {
     `${COUNT} generated bad requests (seed ${SEED}), a valid one every ${VALID_EVERY}: only documented errors`,
     { timeout: 60_000 },
     async (t) => {
-      const f = new Fuzzer(mulberry32(SEED));
+      const f = new Fuzzer(rng(SEED));
       const requests = Array.from({ length: COUNT }, () => fuzzRequest(f));
       const problems = new Map<string, string>(); // one example per kind of problem
       const statuses = new Map<string, number>();
