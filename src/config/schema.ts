@@ -35,6 +35,32 @@ export const ModelSchema = Type.Object(
         description: 'Path of a handler module (defineHandler: preprocess, infer, postprocess, warm-up).',
       }),
     ),
+    batching: Type.Optional(
+      Type.Object(
+        {
+          max_batch_size: Type.Optional(
+            Type.Integer({ minimum: 1, maximum: 1024, description: 'Inputs per batch (default 32).' }),
+          ),
+          max_delay_ms: Type.Optional(
+            Type.Number({
+              minimum: 0,
+              maximum: 1000,
+              description: 'Wait of an idle model for more requests (default 2).',
+            }),
+          ),
+          max_batch_tokens: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Padded tokens per batch (default 8192).' }),
+          ),
+          max_queue: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Waiting inputs before 503 (default 1024).' }),
+          ),
+          timeout_ms: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Deadline of a request (default 30000).' }),
+          ),
+        },
+        { additionalProperties: false, description: 'Dynamic batching and queueing.' },
+      ),
+    ),
     threads: Type.Optional(
       Type.Integer({
         minimum: 1,

@@ -148,6 +148,11 @@ export class ModelRunner {
     return first.info;
   }
 
+  /** Workers able to take a request now. */
+  get workers(): number {
+    return this.slots.length;
+  }
+
   /** Requests waiting or running in this model's workers. */
   get inFlight(): number {
     return this.slots.reduce((n, s) => n + s.pending.size, 0);

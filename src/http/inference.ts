@@ -95,6 +95,7 @@ async function bySentence(
   task: TaskDefinition,
   inputs: unknown,
   parameters: Record<string, unknown>,
+  signal: AbortSignal,
 ): Promise<unknown> {
   if (!task.splittable)
     throw new ServeError('invalid_request', `${task.name} does not take split: "sentence"`);
@@ -113,6 +114,7 @@ async function bySentence(
         task.name,
         all.map((s) => s.text),
         rest,
+        signal,
       )) as unknown[])
     : [];
   let next = 0;
@@ -157,8 +159,15 @@ export async function inferenceRoutes(
     checkUnicode(body.inputs, 'inputs');
     checkUnicode(parameters, 'parameters');
     void reply.header('X-Hubserve-Task', task.name);
-    if (parameters.split === 'sentence') return bySentence(registry, name, task, body.inputs, parameters);
-    return registry.run(name, task.name, body.inputs, parameters);
+    // A client that leaves before its answer takes its queued work with it.
+    const gone = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
+    if (parameters.split === 'sentence') {
+      return bySentence(registry, name, task, body.inputs, parameters, gone.signal);
+    }
+    return registry.run(name, task.name, body.inputs, parameters, gone.signal);
   };
   const tasks = TASK_NAMES.map((name) => taskSchemas(TASKS[name]));
   for (const { request, response } of tasks) {

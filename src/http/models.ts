@@ -22,28 +22,48 @@ const Model = Type.Object(
     load_ms: Type.Optional(Type.Integer()),
     warmup_ms: Type.Optional(Type.Integer()),
     error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
+    queue: Type.Optional(
+      Type.Object(
+        {
+          queued: Type.Integer({ description: 'Inputs waiting' }),
+          running: Type.Integer({ description: 'Batches running' }),
+          batches: Type.Integer({ description: 'Batches run so far' }),
+          batched_inputs: Type.Integer({ description: 'Inputs run so far' }),
+        },
+        { description: 'Dynamic batching at work.' },
+      ),
+    ),
   },
   { $id: 'Model' },
 );
 
-const view = (m: ServedModel) => ({
-  name: m.name,
-  source: m.source,
-  state: m.state,
-  task: m.task,
-  tasks: m.tasks,
-  revision: m.revision,
-  commit: m.commit,
-  dtype: m.dtype,
-  device: m.device,
-  instances: m.instances,
-  labels: m.info?.labels.length ? m.info.labels : undefined,
-  max_input_tokens: m.info?.maxTokens,
-  model_type: m.info?.modelType,
-  load_ms: m.info?.loadMs,
-  warmup_ms: m.info?.warmupMs,
-  error: m.error,
-});
+const view = (m: ServedModel, registry: Registry) => {
+  const queue = registry.queue(m.name);
+  return {
+    name: m.name,
+    source: m.source,
+    state: m.state,
+    task: m.task,
+    tasks: m.tasks,
+    revision: m.revision,
+    commit: m.commit,
+    dtype: m.dtype,
+    device: m.device,
+    instances: m.instances,
+    labels: m.info?.labels.length ? m.info.labels : undefined,
+    max_input_tokens: m.info?.maxTokens,
+    model_type: m.info?.modelType,
+    load_ms: m.info?.loadMs,
+    warmup_ms: m.info?.warmupMs,
+    error: m.error,
+    queue: queue && {
+      queued: queue.queued,
+      running: queue.running,
+      batches: queue.batches,
+      batched_inputs: queue.batchedInputs,
+    },
+  };
+};
 
 export async function modelRoutes(app: FastifyInstance, { registry }: { registry: Registry }): Promise<void> {
   app.addSchema(Model);
@@ -57,14 +77,14 @@ export async function modelRoutes(app: FastifyInstance, { registry }: { registry
         response: { 200: Type.Object({ models: Type.Array(Type.Unsafe({ $ref: 'Model#' })) }) },
       },
     },
-    async () => ({ models: registry.list().map(view) }),
+    async () => ({ models: registry.list().map((m) => view(m, registry)) }),
   );
   const one = { summary: 'One served model', tags, response: { 200: { $ref: 'Model#' }, ...errorResponses } };
   app.get('/models/:name', { schema: one }, async (request) =>
-    view(registry.get((request.params as { name: string }).name)),
+    view(registry.get((request.params as { name: string }).name), registry),
   );
   app.get('/models/:org/:name', { schema: one }, async (request) => {
     const { org, name } = request.params as { org: string; name: string };
-    return view(registry.get(`${org}/${name}`));
+    return view(registry.get(`${org}/${name}`), registry);
   });
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelConfigEntry } from '../config/schema.ts';
 import { ModelRunner, type ModelInfo } from '../engine/runner.ts';
+import { DEFAULT_BATCHING, Scheduler, type SchedulerStats } from '../scheduler/scheduler.ts';
 import { isServeError, ServeError } from '../errors.ts';
 import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedModel } from '../hub/index.ts';
 import { loadHandler } from '../tasks/handler.ts';
@@ -34,6 +35,7 @@ export interface ServedModel {
 interface Entry {
   view: ServedModel;
   runner?: ModelRunner;
+  scheduler?: Scheduler;
   /** Definitions of view.tasks, the deployed task first. */
   definitions: TaskDefinition[];
 }
@@ -93,6 +95,12 @@ export class Registry {
         ...(model.threads ? { threads: model.threads } : {}),
         ...(handler ? { handler } : {}),
       });
+      const runner = entry.runner;
+      entry.scheduler = new Scheduler(
+        (task, inputs, parameters) => runner.run(task, inputs, parameters),
+        () => runner.workers,
+        { ...DEFAULT_BATCHING, ...model.batching },
+      );
       Object.assign(view, { state: 'ready', info: entry.runner.info });
     } catch (error) {
       const failure = isServeError(error) ? error : new ServeError('model_load_failed', String(error));
@@ -103,6 +111,11 @@ export class Registry {
 
   list(): ServedModel[] {
     return [...this.entries.values()].map((e) => e.view);
+  }
+
+  /** The model's queue and batches so far (absent until it is loaded). */
+  queue(name: string): SchedulerStats | undefined {
+    return this.entries.get(name)?.scheduler?.stats;
   }
 
   get(name: string): ServedModel {
@@ -132,16 +145,24 @@ export class Registry {
     return this.entries.size > 0 && this.list().every((m) => m.state === 'ready');
   }
 
-  run(name: string, task: string, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
+  /** Queues a request for the model's workers (batched with others where the task allows). */
+  run(
+    name: string,
+    task: string,
+    inputs: unknown,
+    parameters: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     const view = this.ready(name);
-    const runner = this.entries.get(name)?.runner;
-    if (!runner) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);
-    if (!view.tasks.includes(task)) {
+    const definition = view.definitions.find((d) => d.name === task);
+    const scheduler = this.entries.get(name)?.scheduler;
+    if (!definition) {
       throw new ServeError('task_not_supported', `model "${name}" does ${view.task}; it cannot do ${task}`, {
         tasks: view.tasks,
       });
     }
-    return runner.run(task, inputs, parameters);
+    if (!scheduler) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);
+    return scheduler.submit(definition, inputs, parameters, signal);
   }
 
   async dispose(): Promise<void> {

@@ -64,6 +64,7 @@ export default defineTask({
   ]),
   example: { inputs: 'A cat sits on the mat' },
   splittable: false,
+  batching: 'unwrapped',
   async run(model, inputs, parameters) {
     const vectors = await embed(
       model,

@@ -29,6 +29,7 @@ export default defineTask({
   example: { inputs: 'I drink [MASK] every morning.' },
   warmup: (model) => ({ inputs: `I drink ${model.tokenizer.mask_token} every morning.` }),
   splittable: false,
+  batching: 'unwrapped',
   async run(model, inputs, parameters) {
     const t = model.tokenizer;
     const texts = asArray(inputs);

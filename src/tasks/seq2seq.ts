@@ -35,6 +35,7 @@ export function seq2seqTask(spec: { name: string; key: string; summary: string; 
     output: Type.Array(Type.Object({ [spec.key]: Type.String() } as Record<string, TString>)),
     example: { inputs: spec.example },
     splittable: true,
+    batching: 'wrapped',
     run: (model, inputs, options) => runSeq2Seq(model, spec.key, inputs, options),
   });
 }

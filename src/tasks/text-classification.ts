@@ -62,6 +62,7 @@ export default defineTask({
   output: Type.Array(Type.Array(LabelScore)),
   example: { inputs: 'I love this wonderful film' },
   splittable: true,
+  batching: 'wrapped',
   async run(model, inputs, parameters) {
     const items = asArray(inputs);
     const texts = items.map((i) => (typeof i === 'string' ? i : i.text));

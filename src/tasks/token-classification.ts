@@ -104,6 +104,7 @@ export default defineTask({
   output: Type.Union([Type.Array(Entity), Type.Array(Type.Array(Entity))]),
   example: { inputs: 'Alice Smith moved to Paris to work for Google' },
   splittable: true,
+  batching: 'unwrapped',
   offsets: true,
   async run(model, inputs, parameters) {
     const strategy = parameters.aggregation_strategy ?? 'simple';

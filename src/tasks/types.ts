@@ -77,6 +77,12 @@ export interface TaskDefinition<
   splittable: boolean;
   /** Whether results carry `start`/`end` character offsets into their input. */
   offsets?: boolean;
+  /**
+   * Whether requests may be merged into one batch: run() on an array of inputs answers one result per
+   * input, and a single input's answer is that result wrapped in an array ('wrapped', as
+   * text-classification's [[...]]) or the result itself ('unwrapped'). Absent: each request runs alone.
+   */
+  batching?: 'wrapped' | 'unwrapped';
   run(model: ModelContext, inputs: Static<I>, parameters: Static<P>): Promise<Static<O>>;
 }
 

@@ -59,6 +59,7 @@ export default defineTask({
     parameters: { candidate_labels: ['sports', 'politics', 'food'] },
   },
   splittable: true,
+  batching: 'unwrapped',
   async run(model, inputs, parameters) {
     const { entailment, contradiction } = nliLabels(model);
     const labels = (

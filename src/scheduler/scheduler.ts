@@ -1,0 +1,248 @@
+// One model's queue: requests wait here, are merged into batches (dynamic batching, grouped by length
+// under a token budget), and go to the model's workers one batch per idle worker. Bounded queue
+// (503), per-request deadline (504), and a request whose client left is dropped before it costs
+// inference.
+import { ServeError } from '../errors.ts';
+import type { TaskDefinition } from '../tasks/index.ts';
+
+export interface BatchingSettings {
+  /** Inputs in one batch. */
+  max_batch_size: number;
+  /** How long an idle model waits for more requests to fill a batch. */
+  max_delay_ms: number;
+  /** Padded tokens (longest input x inputs) in one batch, estimated. */
+  max_batch_tokens: number;
+  /** Inputs waiting, beyond which requests are refused with 503. */
+  max_queue: number;
+  /** A request not answered by then gets 504. */
+  timeout_ms: number;
+}
+
+// Chosen by `npm run bench` on a 2-core machine (docs/benchmarks.md).
+export const DEFAULT_BATCHING: BatchingSettings = {
+  max_batch_size: 32,
+  max_delay_ms: 2,
+  max_batch_tokens: 8192,
+  max_queue: 1024,
+  timeout_ms: 30_000,
+};
+
+/** Inputs whose longest/shortest estimated length is over this are not padded into one batch. */
+const MAX_LENGTH_RATIO = 1.5;
+
+/** Runs one batch on an idle worker: one result per input when the task batches. */
+export type BatchRunner = (
+  task: string,
+  inputs: unknown,
+  parameters: Record<string, unknown>,
+) => Promise<unknown>;
+
+interface Job {
+  task: TaskDefinition;
+  /** The request's inputs, as an array when the task batches. */
+  inputs: unknown[];
+  /** Whether the request sent one input (not an array). */
+  single: boolean;
+  raw: unknown;
+  parameters: Record<string, unknown>;
+  /** Jobs with equal keys may share a batch. */
+  key: string | undefined;
+  /** Estimated tokens of the longest input. */
+  length: number;
+  enqueued: number;
+  resolve: (output: unknown) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+  settled: boolean;
+}
+
+/** Token estimate without tokenizing on the event loop: ~4 characters a token, plus special tokens. */
+function estimateTokens(input: unknown): number {
+  if (typeof input === 'string') return Math.ceil(input.length / 4) + 2;
+  if (input && typeof input === 'object') {
+    return Object.values(input).reduce<number>(
+      (sum, v) => sum + (typeof v === 'string' ? v.length / 4 : 0),
+      3,
+    );
+  }
+  return 2;
+}
+
+export interface SchedulerStats {
+  queued: number;
+  running: number;
+  batches: number;
+  batchedInputs: number;
+}
+
+export class Scheduler {
+  private queue: Job[] = [];
+  private queuedInputs = 0;
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private batches = 0;
+  private batchedInputs = 0;
+
+  constructor(
+    private readonly runBatch: BatchRunner,
+    /** Batches that may run at once: the model's workers. */
+    private readonly slots: () => number,
+    readonly settings: BatchingSettings = DEFAULT_BATCHING,
+  ) {}
+
+  get stats(): SchedulerStats {
+    return {
+      queued: this.queuedInputs,
+      running: this.running,
+      batches: this.batches,
+      batchedInputs: this.batchedInputs,
+    };
+  }
+
+  submit(
+    task: TaskDefinition,
+    inputs: unknown,
+    parameters: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const list = task.batching && Array.isArray(inputs) ? inputs : [inputs];
+    // An empty queue takes any request, so one larger than max_queue is slow, not impossible.
+    if (this.queuedInputs > 0 && this.queuedInputs + list.length > this.settings.max_queue) {
+      return Promise.reject(
+        new ServeError(
+          'overloaded',
+          `the model's queue is full (${this.queuedInputs} inputs waiting); retry shortly`,
+          {
+            queued: this.queuedInputs,
+          },
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(new ServeError('invalid_request', 'the client went away'));
+    return new Promise((resolve, reject) => {
+      const job: Job = {
+        task,
+        inputs: list,
+        single: !Array.isArray(inputs),
+        raw: inputs,
+        parameters,
+        key: task.batching ? `${task.name}\u0000${JSON.stringify(parameters)}` : undefined,
+        length: Math.max(...list.map(estimateTokens)),
+        enqueued: performance.now(),
+        resolve,
+        reject,
+        settled: false,
+        timer: setTimeout(
+          () => this.fail(job, new ServeError('timeout', `no answer within ${this.settings.timeout_ms} ms`)),
+          this.settings.timeout_ms,
+        ),
+      };
+      this.queue.push(job);
+      this.queuedInputs += list.length;
+      signal?.addEventListener('abort', () => this.drop(job), { once: true });
+      this.pump();
+    });
+  }
+
+  /** A queued job whose client left: removed before it reaches a worker. */
+  private drop(job: Job): void {
+    if (this.remove(job)) this.fail(job, new ServeError('invalid_request', 'the client went away'));
+  }
+
+  private remove(job: Job): boolean {
+    const at = this.queue.indexOf(job);
+    if (at < 0) return false;
+    this.queue.splice(at, 1);
+    this.queuedInputs -= job.inputs.length;
+    return true;
+  }
+
+  private fail(job: Job, error: Error): void {
+    this.remove(job);
+    this.settle(job, () => job.reject(error));
+  }
+
+  private settle(job: Job, action: () => void): void {
+    if (job.settled) return;
+    job.settled = true;
+    clearTimeout(job.timer);
+    action();
+  }
+
+  private pump(): void {
+    while (this.running < this.slots() && this.queue.length > 0) {
+      const oldest = this.queue[0] as Job;
+      // A free worker waits a moment for company, unless the batch is already full.
+      const waited = performance.now() - oldest.enqueued;
+      const fillable = oldest.key !== undefined && this.queuedInputs < this.settings.max_batch_size;
+      if (fillable && waited < this.settings.max_delay_ms) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, this.settings.max_delay_ms - waited);
+        return;
+      }
+      this.dispatch(this.formBatch(oldest));
+    }
+  }
+
+  /** The oldest job, plus the waiting jobs of the same task and parameters closest to it in length. */
+  private formBatch(oldest: Job): Job[] {
+    const batch = [oldest];
+    if (oldest.key === undefined) return batch;
+    const { max_batch_size, max_batch_tokens } = this.settings;
+    let count = oldest.inputs.length;
+    let shortest = oldest.length;
+    let longest = oldest.length;
+    const candidates = this.queue
+      .filter((j) => j !== oldest && j.key === oldest.key)
+      .sort((a, b) => Math.abs(a.length - oldest.length) - Math.abs(b.length - oldest.length));
+    for (const job of candidates) {
+      const low = Math.min(shortest, job.length);
+      const high = Math.max(longest, job.length);
+      const size = count + job.inputs.length;
+      if (size > max_batch_size || high * size > max_batch_tokens || high > low * MAX_LENGTH_RATIO) continue;
+      batch.push(job);
+      [count, shortest, longest] = [size, low, high];
+    }
+    return batch;
+  }
+
+  private dispatch(batch: Job[]): void {
+    for (const job of batch) this.remove(job);
+    const [first] = batch as [Job];
+    const inputs = first.task.batching ? batch.flatMap((j) => j.inputs) : first.raw;
+    this.running++;
+    this.batches++;
+    this.batchedInputs += batch.reduce((n, j) => n + j.inputs.length, 0);
+    this.runBatch(first.task.name, inputs, first.parameters)
+      .then(
+        (output) => {
+          if (!first.task.batching) return this.settle(first, () => first.resolve(output));
+          const results = output as unknown[];
+          let offset = 0;
+          for (const job of batch) {
+            const own = results.slice(offset, offset + job.inputs.length);
+            offset += job.inputs.length;
+            const answer = job.single && first.task.batching === 'unwrapped' ? own[0] : own;
+            this.settle(job, () => job.resolve(answer));
+          }
+        },
+        (error: Error) => {
+          // One bad input fails its whole batch: retry the others alone so they still get answers.
+          if (batch.length === 1) return this.settle(first, () => first.reject(error));
+          for (const job of batch) this.retryAlone(job);
+        },
+      )
+      .finally(() => {
+        this.running--;
+        this.pump();
+      });
+  }
+
+  private retryAlone(job: Job): void {
+    job.key = undefined; // a job without a key is batched with no other
+    this.queue.unshift(job);
+    this.queuedInputs += job.inputs.length;
+  }
+}

@@ -1,0 +1,147 @@
+// The scheduler's batching, grouping, bounds and cancellation, against a batch runner that records the
+// batches it is given and answers like a batching task (one result per input) after a delay.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import Type from 'typebox';
+import { ServeError } from '../../src/errors.ts';
+import { type BatchingSettings, DEFAULT_BATCHING, Scheduler } from '../../src/scheduler/scheduler.ts';
+import type { TaskDefinition } from '../../src/tasks/index.ts';
+
+const task = (batching: TaskDefinition['batching'], name = 'echo'): TaskDefinition => ({
+  name,
+  summary: 'test',
+  modelClass: 'sequence-classification',
+  inputs: Type.Unknown(),
+  parameters: Type.Object({}),
+  output: Type.Unknown(),
+  example: { inputs: 'x' },
+  splittable: false,
+  ...(batching ? { batching } : {}),
+  run: () => Promise.reject(new Error('the scheduler never calls run itself')),
+});
+
+const wrapped = task('wrapped');
+const unwrapped = task('unwrapped');
+const alone = task(undefined, 'alone');
+
+/** A model with `workers` workers that answers each input with `#input` after `ms`. */
+function model(workers = 1, ms = 20, settings: Partial<BatchingSettings> = {}) {
+  const batches: unknown[] = [];
+  const scheduler = new Scheduler(
+    async (_task, inputs) => {
+      batches.push(inputs);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      if (Array.isArray(inputs) && inputs.includes('bad')) throw new ServeError('invalid_input', 'bad input');
+      return Array.isArray(inputs) ? inputs.map((i) => `#${String(i)}`) : `#${String(inputs)}`;
+    },
+    () => workers,
+    { ...DEFAULT_BATCHING, ...settings },
+  );
+  return { scheduler, batches };
+}
+
+describe('Scheduler', () => {
+  it('merges requests that wait while the model is busy, and answers each its own results', async () => {
+    const { scheduler, batches } = model();
+    const answers = await Promise.all([
+      scheduler.submit(wrapped, 'a', {}),
+      scheduler.submit(wrapped, 'b', {}),
+      scheduler.submit(wrapped, ['c', 'd'], {}),
+      scheduler.submit(wrapped, 'e', {}),
+    ]);
+    assert.deepEqual(answers, [['#a'], ['#b'], ['#c', '#d'], ['#e']]);
+    assert.deepEqual(batches, [['a', 'b', 'c', 'd', 'e']], 'one batch: the model was idle for max_delay_ms');
+    const single = await scheduler.submit(unwrapped, 'f', {});
+    assert.equal(single, '#f', "an 'unwrapped' task answers a single input with its result alone");
+  });
+
+  it('keeps batches within max_batch_size, and requests with other parameters apart', async () => {
+    const { scheduler, batches } = model(1, 10, { max_batch_size: 3 });
+    await Promise.all([
+      ...['a', 'b', 'c', 'd', 'e'].map((x) => scheduler.submit(wrapped, x, {})),
+      scheduler.submit(wrapped, 'z', { top_k: 1 }),
+    ]);
+    assert.deepEqual(batches, [['a', 'b', 'c'], ['d', 'e'], ['z']]);
+    assert.equal(scheduler.stats.batches, 3);
+  });
+
+  it('groups inputs by length so that a long one does not pad a batch of short ones', async () => {
+    const { scheduler, batches } = model(1, 10, { max_delay_ms: 5 });
+    const long = 'a very long message that goes on and on for many many words '.repeat(4);
+    await Promise.all(
+      ['hi there', long, 'ok then', `${long}!`, 'yes sure'].map((x) => scheduler.submit(wrapped, x, {})),
+    );
+    assert.deepEqual(batches, [
+      ['hi there', 'ok then', 'yes sure'],
+      [long, `${long}!`],
+    ]);
+  });
+
+  it('respects the padded-token budget', async () => {
+    const { scheduler, batches } = model(1, 10, { max_batch_tokens: 30 });
+    const text = 'x'.repeat(40); // ~12 tokens: two fit in 30, three do not
+    await Promise.all([1, 2, 3, 4].map(() => scheduler.submit(wrapped, text, {})));
+    assert.deepEqual(
+      batches.map((b) => (b as unknown[]).length),
+      [2, 2],
+    );
+  });
+
+  it('runs a batch per idle worker', async () => {
+    const { scheduler, batches } = model(2, 40, { max_batch_size: 2, max_delay_ms: 5 });
+    const started = performance.now();
+    await Promise.all(['a', 'b', 'c', 'd'].map((x) => scheduler.submit(wrapped, x, {})));
+    assert.deepEqual(batches, [
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed < 75, `two batches of 40 ms ran side by side (${elapsed.toFixed(0)} ms)`);
+  });
+
+  it('runs tasks that do not batch one request at a time, inputs as sent', async () => {
+    const { scheduler, batches } = model();
+    const answers = await Promise.all([scheduler.submit(alone, 'a', {}), scheduler.submit(alone, ['b'], {})]);
+    assert.deepEqual(answers, ['#a', ['#b']]);
+    assert.deepEqual(batches, ['a', ['b']]);
+  });
+
+  it('refuses work beyond max_queue with overloaded (503)', async () => {
+    const { scheduler } = model(1, 50, { max_queue: 3, max_delay_ms: 0 });
+    const first = scheduler.submit(wrapped, 'a', {}); // dispatched at once
+    const queued = [scheduler.submit(wrapped, 'b', {}), scheduler.submit(wrapped, ['c', 'd'], {})];
+    await assert.rejects(
+      scheduler.submit(wrapped, 'e', {}),
+      (e: unknown) => e instanceof ServeError && e.code === 'overloaded',
+    );
+    await Promise.all([first, ...queued]);
+  });
+
+  it('answers timeout (504) when the deadline passes', async () => {
+    const { scheduler } = model(1, 100, { timeout_ms: 30, max_delay_ms: 0 });
+    await assert.rejects(
+      scheduler.submit(alone, 'slow', {}),
+      (e: unknown) => e instanceof ServeError && e.code === 'timeout',
+    );
+  });
+
+  it('drops a queued request whose client left before it reaches a worker', async () => {
+    const { scheduler, batches } = model(1, 30, { max_delay_ms: 0 });
+    const busy = scheduler.submit(alone, 'busy', {});
+    const client = new AbortController();
+    const gone = scheduler.submit(alone, 'gone', {}, client.signal);
+    client.abort();
+    await assert.rejects(gone, /went away/);
+    await busy;
+    assert.deepEqual(batches, ['busy'], 'the abandoned request never ran');
+  });
+
+  it('retries the rest of a failed batch alone, so one bad input fails only its request', async () => {
+    const { scheduler } = model();
+    const results = await Promise.allSettled(['a', 'bad', 'c'].map((x) => scheduler.submit(wrapped, x, {})));
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as ServeError).code)),
+      [['#a'], 'invalid_input', ['#c']],
+    );
+  });
+});
