@@ -11,7 +11,15 @@ export {
   type ChartReference,
   type ChartSeries,
 } from './report.ts';
-export { freePort, startChildServer, stopChildrenOnExit, type ChildServer } from './servers.ts';
+export {
+  freePort,
+  hubserveArgs,
+  nodeArgs,
+  startChildServer,
+  stopChildrenOnExit,
+  trackChild,
+  type ChildServer,
+} from './servers.ts';
 export { percentile, summarize, type LatencySummary } from './stats.ts';
 export {
   runSweep,

@@ -256,9 +256,13 @@ export function deviceTable(outcomes: DeviceOutcome[]): string {
         ])
       : [[o.device, '–', '–', '–', '–', '–', `unavailable: ${o.reason.replace(/\|/g, '\\|')}`]],
   );
-  return markdownTable(
-    ['device', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'note'],
-    rows,
-    ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
-  );
+  return markdownTable(['device', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'note'], rows, [
+    'left',
+    'right',
+    'right',
+    'right',
+    'right',
+    'right',
+    'left',
+  ]);
 }

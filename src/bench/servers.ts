@@ -28,6 +28,13 @@ export function stopChildrenOnExit(): void {
   }
 }
 
+/** Puts `child` among those killed on exit (see stopChildrenOnExit) until it exits by itself. */
+export function trackChild<T extends ChildProcess>(child: T): T {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
 /** A TCP port free on 127.0.0.1 right now (the OS picks it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -80,11 +87,12 @@ export interface StartOptions {
 /** Starts `node ...args` and resolves once GET readyPath satisfies isReady (default: status 200). */
 export async function startChildServer(options: StartOptions): Promise<ChildServer> {
   const url = `http://127.0.0.1:${options.port}`;
-  const child = spawn(process.execPath, options.args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ?? process.env,
-  });
-  live.add(child);
+  const child = trackChild(
+    spawn(process.execPath, options.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+    }),
+  );
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-65536);
@@ -92,7 +100,6 @@ export async function startChildServer(options: StartOptions): Promise<ChildServ
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  void exited.then(() => live.delete(child));
   const server: ChildServer = {
     url,
     child,

@@ -1,5 +1,6 @@
 // Messages between a model's main-thread runner and its worker threads.
 import type { ErrorCode } from '../errors.ts';
+import type { StreamedToken } from '../tasks/types.ts';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu'] as const;
 export type Device = (typeof DEVICES)[number];
@@ -37,12 +38,21 @@ export interface WireError {
 }
 
 export type ToWorker =
-  | { type: 'run'; id: number; task: string; inputs: unknown; parameters: Record<string, unknown> }
+  | {
+      type: 'run';
+      id: number;
+      task: string;
+      inputs: unknown;
+      parameters: Record<string, unknown>;
+      stream: boolean;
+    }
+  | { type: 'cancel'; id: number }
   | { type: 'dispose' };
 
 export type FromWorker =
   | { type: 'ready'; info: ModelInfo }
   | { type: 'load-failed'; error: WireError }
   | { type: 'result'; id: number; output: unknown }
+  | { type: 'token'; id: number; token: StreamedToken }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'disposed' };

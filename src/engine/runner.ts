@@ -6,6 +6,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ServeError } from '../errors.ts';
+import type { StreamedToken } from '../tasks/types.ts';
 import type { Device, FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
 
 export { DEVICES, type Device, type ModelInfo } from './protocol.ts';
@@ -40,6 +41,14 @@ const fromWire = (error: WireError): ServeError => new ServeError(error.code, er
 interface Pending {
   resolve: (output: unknown) => void;
   reject: (error: Error) => void;
+  onToken?: ((token: StreamedToken) => void) | undefined;
+}
+
+export interface RunOptions {
+  /** Receive generated tokens as they come (text generation). */
+  onToken?: (token: StreamedToken) => void;
+  /** Abort: a generation stops at its next token. */
+  signal?: AbortSignal;
 }
 
 class WorkerSlot {
@@ -52,6 +61,7 @@ class WorkerSlot {
     onExit: (slot: WorkerSlot) => void,
   ) {
     worker.on('message', (message: FromWorker) => {
+      if (message.type === 'token') return this.pending.get(message.id)?.onToken?.(message.token);
       if (message.type !== 'result' && message.type !== 'failed') return;
       const pending = this.pending.get(message.id);
       this.pending.delete(message.id);
@@ -158,7 +168,12 @@ export class ModelRunner {
     return this.slots.reduce((n, s) => n + s.pending.size, 0);
   }
 
-  run(task: string, inputs: unknown, parameters: Record<string, unknown>): Promise<unknown> {
+  run(
+    task: string,
+    inputs: unknown,
+    parameters: Record<string, unknown>,
+    options: RunOptions = {},
+  ): Promise<unknown> {
     const slot = this.slots.reduce<WorkerSlot | undefined>(
       (best, s) => (!best || s.pending.size < best.pending.size ? s : best),
       undefined,
@@ -167,9 +182,10 @@ export class ModelRunner {
       return Promise.reject(new ServeError('model_not_ready', 'the model is restarting; try again shortly'));
     }
     const id = this.nextId++;
+    options.signal?.addEventListener('abort', () => slot.send({ type: 'cancel', id }), { once: true });
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      slot.send({ type: 'run', id, task, inputs, parameters });
+      slot.pending.set(id, { resolve, reject, onToken: options.onToken });
+      slot.send({ type: 'run', id, task, inputs, parameters, stream: options.onToken !== undefined });
     });
   }
 

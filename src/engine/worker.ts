@@ -13,6 +13,7 @@ import {
   type TaskDefinition,
   type TaskName,
 } from '../tasks/index.ts';
+import type { StreamedToken } from '../tasks/types.ts';
 import type { FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
 
 const { env, LogLevel, AutoTokenizer } = runtime;
@@ -119,7 +120,13 @@ let queue: Promise<void> = Promise.resolve();
 load(spec).then(
   ({ context, info, taskOf }) => {
     send({ type: 'ready', info });
+    // Requests whose client has gone: a running generation checks this between tokens.
+    const cancelled = new Set<number>();
     port.on('message', (message: ToWorker) => {
+      if (message.type === 'cancel') {
+        cancelled.add(message.id);
+        return;
+      }
       if (message.type === 'dispose') {
         queue = queue.then(async () => {
           await context.model.dispose();
@@ -127,18 +134,29 @@ load(spec).then(
         });
         return;
       }
+      const { id } = message;
+      const stream = message.stream
+        ? {
+            token: (token: StreamedToken) => send({ type: 'token', id, token }),
+            cancelled: () => cancelled.has(id),
+          }
+        : undefined;
       // One request at a time: ONNX Runtime serializes a session anyway, and a request's seed must
       // not be disturbed by another's sampling.
       queue = queue.then(async () => {
         try {
+          if (cancelled.has(id)) throw new ServeError('invalid_request', 'the client went away');
           const output = await taskOf(message.task).run(
             context,
             message.inputs as never,
             message.parameters as never,
+            stream,
           );
-          send({ type: 'result', id: message.id, output });
+          send({ type: 'result', id, output });
         } catch (error) {
-          send({ type: 'failed', id: message.id, error: toWire(error) });
+          send({ type: 'failed', id, error: toWire(error) });
+        } finally {
+          cancelled.delete(id);
         }
       });
     });

@@ -8,6 +8,7 @@ import type { ReadyModel, Registry } from '../registry/registry.ts';
 import { splitSentences } from '../tasks/common.ts';
 import { TASK_NAMES, TASKS, type TaskDefinition } from '../tasks/index.ts';
 import { errorResponses } from './errors.ts';
+import { streamGeneration } from './stream.ts';
 
 interface Validators {
   inputs: ReturnType<typeof Compile>;
@@ -25,6 +26,8 @@ const validatorsOf = (task: TaskDefinition): Validators => {
 interface InferenceBody {
   inputs: unknown;
   parameters?: Record<string, unknown>;
+  /** Text generation as Server-Sent Events (TGI's format). */
+  stream?: boolean;
 }
 
 /** Which of the model's tasks a request asks for, from its shape (as the HF Inference API does). */
@@ -114,7 +117,7 @@ async function bySentence(
         task.name,
         all.map((s) => s.text),
         rest,
-        signal,
+        { signal },
       )) as unknown[])
     : [];
   let next = 0;
@@ -164,10 +167,22 @@ export async function inferenceRoutes(
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
     });
+    if (body.stream === true) {
+      if (task.name !== 'text-generation') {
+        throw new ServeError(
+          'invalid_request',
+          `"stream": true is for text-generation; ${task.name} answers at once`,
+        );
+      }
+      const streamed = { ...parameters, details: true };
+      return streamGeneration(reply, (onToken) =>
+        registry.run(name, task.name, body.inputs, streamed, { signal: gone.signal, onToken }),
+      );
+    }
     if (parameters.split === 'sentence') {
       return bySentence(registry, name, task, body.inputs, parameters, gone.signal);
     }
-    return registry.run(name, task.name, body.inputs, parameters, gone.signal);
+    return registry.run(name, task.name, body.inputs, parameters, { signal: gone.signal });
   };
   const tasks = TASK_NAMES.map((name) => taskSchemas(TASKS[name]));
   for (const { request, response } of tasks) {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelConfigEntry } from '../config/schema.ts';
-import { ModelRunner, type ModelInfo } from '../engine/runner.ts';
+import { ModelRunner, type ModelInfo, type RunOptions } from '../engine/runner.ts';
 import { DEFAULT_BATCHING, Scheduler, type SchedulerStats } from '../scheduler/scheduler.ts';
 import { isServeError, ServeError } from '../errors.ts';
 import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedModel } from '../hub/index.ts';
@@ -97,7 +97,7 @@ export class Registry {
       });
       const runner = entry.runner;
       entry.scheduler = new Scheduler(
-        (task, inputs, parameters) => runner.run(task, inputs, parameters),
+        (task, inputs, parameters, options) => runner.run(task, inputs, parameters, options),
         () => runner.workers,
         { ...DEFAULT_BATCHING, ...model.batching },
       );
@@ -151,7 +151,7 @@ export class Registry {
     task: string,
     inputs: unknown,
     parameters: Record<string, unknown>,
-    signal?: AbortSignal,
+    options: RunOptions = {},
   ): Promise<unknown> {
     const view = this.ready(name);
     const definition = view.definitions.find((d) => d.name === task);
@@ -162,7 +162,7 @@ export class Registry {
       });
     }
     if (!scheduler) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);
-    return scheduler.submit(definition, inputs, parameters, signal);
+    return scheduler.submit(definition, inputs, parameters, options);
   }
 
   async dispose(): Promise<void> {

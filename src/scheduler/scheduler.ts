@@ -3,6 +3,7 @@
 // (503), per-request deadline (504), and a request whose client left is dropped before it costs
 // inference.
 import { ServeError } from '../errors.ts';
+import type { RunOptions } from '../engine/runner.ts';
 import type { TaskDefinition } from '../tasks/index.ts';
 
 export interface BatchingSettings {
@@ -35,6 +36,7 @@ export type BatchRunner = (
   task: string,
   inputs: unknown,
   parameters: Record<string, unknown>,
+  options?: RunOptions,
 ) => Promise<unknown>;
 
 interface Job {
@@ -45,6 +47,7 @@ interface Job {
   single: boolean;
   raw: unknown;
   parameters: Record<string, unknown>;
+  options: RunOptions;
   /** Jobs with equal keys may share a batch. */
   key: string | undefined;
   /** Estimated tokens of the longest input. */
@@ -99,12 +102,14 @@ export class Scheduler {
     };
   }
 
+  /** Queues a request; `options.onToken` streams it (never batched), `options.signal` cancels it. */
   submit(
     task: TaskDefinition,
     inputs: unknown,
     parameters: Record<string, unknown>,
-    signal?: AbortSignal,
+    options: RunOptions = {},
   ): Promise<unknown> {
+    const { signal } = options;
     const list = task.batching && Array.isArray(inputs) ? inputs : [inputs];
     // An empty queue takes any request, so one larger than max_queue is slow, not impossible.
     if (this.queuedInputs > 0 && this.queuedInputs + list.length > this.settings.max_queue) {
@@ -126,7 +131,9 @@ export class Scheduler {
         single: !Array.isArray(inputs),
         raw: inputs,
         parameters,
-        key: task.batching ? `${task.name}\u0000${JSON.stringify(parameters)}` : undefined,
+        options,
+        key:
+          task.batching && !options.onToken ? `${task.name}\u0000${JSON.stringify(parameters)}` : undefined,
         length: Math.max(...list.map(estimateTokens)),
         enqueued: performance.now(),
         resolve,
@@ -215,7 +222,8 @@ export class Scheduler {
     this.running++;
     this.batches++;
     this.batchedInputs += batch.reduce((n, j) => n + j.inputs.length, 0);
-    this.runBatch(first.task.name, inputs, first.parameters)
+    // A job running alone can stream and be cancelled; a shared batch runs to its end.
+    this.runBatch(first.task.name, inputs, first.parameters, batch.length === 1 ? first.options : {})
       .then(
         (output) => {
           if (!first.task.batching) return this.settle(first, () => first.resolve(output));

@@ -2,7 +2,7 @@
 // sequences, and why generation ended.
 import type { PreTrainedTokenizer, Tensor } from '@huggingface/transformers';
 import Type, { type Static } from 'typebox';
-import type { ModelContext } from './types.ts';
+import type { ModelContext, TokenStream } from './types.ts';
 
 export const generationParameters = {
   max_new_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, description: 'Default 64.' })),
@@ -46,6 +46,7 @@ export async function generate(
   encoded: Record<string, unknown>,
   promptLength: number,
   parameters: GenerationParameters,
+  stream?: TokenStream,
 ): Promise<Generated> {
   const { runtime, tokenizer } = model;
   const maxNew = parameters.max_new_tokens ?? 64;
@@ -66,6 +67,38 @@ export async function generate(
     }
   }
 
+  /** Ends generation once nobody listens to the stream. */
+  class ClientGone extends runtime.StoppingCriteria {
+    override _call(inputIds: unknown[]): boolean[] {
+      return inputIds.map(() => stream?.cancelled() ?? false);
+    }
+  }
+
+  /** Sends each new token with the text it adds. */
+  class TokenSink extends runtime.BaseStreamer {
+    private prompt = true; // generate() first puts the prompt (or the decoder's start token)
+    private readonly ids: number[] = [];
+    private text = '';
+
+    override put(value: bigint[][]): void {
+      if (this.prompt) {
+        this.prompt = false;
+        return;
+      }
+      const id = Number(value[0]?.[0]);
+      this.ids.push(id);
+      const full = tokenizer.decode(this.ids, { skip_special_tokens: true });
+      // A character split across byte tokens decodes as U+FFFD until its last byte arrives.
+      const ready = !full.endsWith('\uFFFD');
+      stream?.token({ id, text: ready ? full.slice(this.text.length) : '', special: specials.has(id) });
+      if (ready) this.text = full;
+    }
+
+    override end(): void {}
+  }
+
+  const specials = new Set(tokenizer.all_special_ids);
+  const criteria = [...(stops.length ? [new StopSequences()] : []), ...(stream ? [new ClientGone()] : [])];
   const output = (await model.model.generate({
     ...encoded,
     max_new_tokens: maxNew,
@@ -76,7 +109,9 @@ export async function generate(
     ...(parameters.repetition_penalty !== undefined
       ? { repetition_penalty: parameters.repetition_penalty }
       : {}),
-    ...(stops.length ? { stopping_criteria: [new StopSequences()] } : {}),
+    ...(criteria.length ? { stopping_criteria: criteria } : {}),
+    // Typed as TextStreamer, but generate() only calls put() and end(), which any BaseStreamer has.
+    ...(stream ? { streamer: new TokenSink() as unknown as InstanceType<typeof runtime.TextStreamer> } : {}),
   })) as Tensor;
   const rows = (output.tolist() as bigint[][]).map((row) => row.map(Number));
   const eos = new Set(

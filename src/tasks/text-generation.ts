@@ -58,12 +58,13 @@ export default defineTask({
   output: Type.Union([Type.Array(Generated), Type.Array(Type.Array(Generated))]),
   example: { inputs: 'Once upon a', parameters: { max_new_tokens: 20 } },
   splittable: false,
-  async run(model, inputs, parameters) {
+  async run(model, inputs, parameters, stream) {
     const isChat = Array.isArray(inputs) && typeof inputs[0] === 'object';
     const prompts = isChat
       ? [prompt(model, inputs as { role: string; content: string }[])]
       : asArray(inputs as string | string[]).map((p) => prompt(model, p));
     prompts.forEach((p) => checkLength(model, parameters.truncate, p));
+    if (stream && prompts.length > 1) throw new ServeError('invalid_request', 'stream one prompt at a time');
     const t = model.tokenizer;
     t.padding_side = 'left'; // decoder-only batches pad on the left so every prompt ends where generation starts
     const encoded = t(prompts, {
@@ -74,7 +75,7 @@ export default defineTask({
     });
     const promptLength = (encoded.input_ids as { dims: number[] }).dims[1] ?? 0;
     if (promptLength === 0) throw new ServeError('invalid_input', 'the prompt is empty once tokenized');
-    const generated = await generate(model, encoded, promptLength, parameters);
+    const generated = await generate(model, encoded, promptLength, parameters, stream);
     const answers = generated.texts.map((text, i) => ({
       generated_text: parameters.return_full_text ? `${prompts[i]}${text}` : text,
       ...(parameters.details

@@ -37,6 +37,20 @@ export interface ModelConfig {
   [key: string]: unknown;
 }
 
+/** A generated token, as it is streamed. */
+export interface StreamedToken {
+  id: number;
+  /** The text this token adds (may be empty while a multi-byte character is incomplete). */
+  text: string;
+  special: boolean;
+}
+
+/** Where a generating task sends tokens as they come, and learns that nobody listens any more. */
+export interface TokenStream {
+  token(token: StreamedToken): void;
+  cancelled(): boolean;
+}
+
 /** The @huggingface/transformers module, handed to tasks by the worker that loaded it. */
 export type Runtime = typeof Transformers;
 
@@ -83,7 +97,12 @@ export interface TaskDefinition<
    * text-classification's [[...]]) or the result itself ('unwrapped'). Absent: each request runs alone.
    */
   batching?: 'wrapped' | 'unwrapped';
-  run(model: ModelContext, inputs: Static<I>, parameters: Static<P>): Promise<Static<O>>;
+  run(
+    model: ModelContext,
+    inputs: Static<I>,
+    parameters: Static<P>,
+    stream?: TokenStream,
+  ): Promise<Static<O>>;
 }
 
 export type ModelClass =

@@ -129,7 +129,7 @@ describe('Scheduler', () => {
     const { scheduler, batches } = model(1, 30, { max_delay_ms: 0 });
     const busy = scheduler.submit(alone, 'busy', {});
     const client = new AbortController();
-    const gone = scheduler.submit(alone, 'gone', {}, client.signal);
+    const gone = scheduler.submit(alone, 'gone', {}, { signal: client.signal });
     client.abort();
     await assert.rejects(gone, /went away/);
     await busy;
