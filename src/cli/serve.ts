@@ -19,6 +19,7 @@ export async function startServer(config: Config, hub: HubSettings, version: str
   const app = await buildApp({
     registry,
     maxBodyBytes: config.max_body_bytes,
+    maxInFlightPerConnection: config.max_in_flight_per_connection,
     logger: { level: config.log_level },
     version,
   });

@@ -82,6 +82,11 @@ export const ConfigSchema = Type.Object(
       description: 'Log level (default info).',
     }),
     max_body_bytes: Type.Integer({ minimum: 1024, description: 'Largest request body (default 1 MiB).' }),
+    max_in_flight_per_connection: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      description: 'Messages a conversation socket may have in flight (default 64).',
+    }),
   },
   { additionalProperties: false },
 );
@@ -96,6 +101,7 @@ export const DEFAULTS: Config = {
   offline: false,
   log_level: 'info',
   max_body_bytes: 1024 * 1024,
+  max_in_flight_per_connection: 64,
 };
 
 /** The schema's scalar keys, as paths (env vars and flags exist for these). */

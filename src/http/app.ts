@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOpt
 import { ServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import { errorBody, frameworkError, registerErrorHandling } from './errors.ts';
+import { conversationRoutes } from './conversation.ts';
 import { healthRoutes } from './health.ts';
 import { inferenceRoutes } from './inference.ts';
 import { modelRoutes } from './models.ts';
@@ -13,6 +14,8 @@ import { modelRoutes } from './models.ts';
 export interface AppOptions {
   registry: Registry;
   maxBodyBytes: number;
+  /** Messages one conversation socket may have in flight. */
+  maxInFlightPerConnection: number;
   logger?: FastifyServerOptions['logger'];
   version?: string;
 }
@@ -75,6 +78,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { registry: options.registry });
   await app.register(modelRoutes, { registry: options.registry });
   await app.register(inferenceRoutes, { registry: options.registry });
+  await app.register(conversationRoutes, {
+    registry: options.registry,
+    maxMessageBytes: options.maxBodyBytes,
+    maxInFlight: options.maxInFlightPerConnection,
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

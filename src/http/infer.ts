@@ -1,0 +1,168 @@
+// A request to a model, whatever carried it (HTTP, the conversation socket): which of the model's
+// tasks it asks for, validation against that task's schema, and the answer (whole, by sentence, or
+// streamed token by token).
+import { Compile } from 'typebox/compile';
+import type { RunOptions } from '../engine/runner.ts';
+import { ServeError } from '../errors.ts';
+import type { ReadyModel, Registry } from '../registry/registry.ts';
+import { splitSentences } from '../tasks/common.ts';
+import type { TaskDefinition } from '../tasks/index.ts';
+
+interface Validators {
+  inputs: ReturnType<typeof Compile>;
+  parameters: ReturnType<typeof Compile>;
+}
+
+/** Compiled once per task (built-in or handler). */
+const compiled = new WeakMap<TaskDefinition, Validators>();
+const validatorsOf = (task: TaskDefinition): Validators => {
+  let v = compiled.get(task);
+  if (!v) compiled.set(task, (v = { inputs: Compile(task.inputs), parameters: Compile(task.parameters) }));
+  return v;
+};
+
+export interface InferenceBody {
+  inputs: unknown;
+  parameters?: Record<string, unknown>;
+  /** Text generation as Server-Sent Events (TGI's format). */
+  stream?: boolean;
+}
+
+/** Which of the model's tasks a request asks for, from its shape (as the HF Inference API does). */
+function requestedTask(model: ReadyModel, body: InferenceBody): TaskDefinition {
+  const inputs = body.inputs as Record<string, unknown> | undefined;
+  const [deployed] = model.definitions as [TaskDefinition];
+  const find = (name: string): TaskDefinition | undefined => model.definitions.find((d) => d.name === name);
+  const labelled = body.parameters?.candidate_labels !== undefined;
+  if (labelled) return find('zero-shot-classification') ?? deployed;
+  if (inputs && typeof inputs === 'object' && !Array.isArray(inputs)) {
+    if ('source_sentence' in inputs) return find('sentence-similarity') ?? deployed;
+    if ('query' in inputs) return find('text-ranking') ?? deployed;
+  }
+  // An NLI model asked without labels classifies the pair.
+  return deployed.name === 'zero-shot-classification' ? (find('text-classification') ?? deployed) : deployed;
+}
+
+function check(task: TaskDefinition, part: 'inputs' | 'parameters', value: unknown): void {
+  const validator = validatorsOf(task)[part];
+  if (validator.Check(value)) return;
+  // An unknown parameter shows up twice (as "schema is false" on it, and as an additional property).
+  const errors = [...validator.Errors(value)].filter((e) => e.message !== 'schema is false');
+  const problems = errors.slice(0, 5).map((e) => {
+    const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
+    const where = `${part}${e.instancePath.replaceAll('/', '.')}`;
+    return extra ? `${where}: unknown parameter(s) ${extra.join(', ')}` : `${where}: ${e.message}`;
+  });
+  throw new ServeError('invalid_request', `invalid ${task.name} request: ${problems.join('; ')}`, {
+    task: task.name,
+    problems,
+  });
+}
+
+/** Refuses text that is not well-formed Unicode (a lone surrogate), which tokenizers mangle. */
+function checkUnicode(value: unknown, path: string): void {
+  if (typeof value === 'string') {
+    if (!(value as string & { isWellFormed(): boolean }).isWellFormed()) {
+      throw new ServeError(
+        'invalid_input',
+        `${path} contains a lone UTF-16 surrogate; send well-formed Unicode`,
+        {
+          path,
+        },
+      );
+    }
+  } else if (Array.isArray(value)) value.forEach((v, i) => checkUnicode(v, `${path}[${i}]`));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) checkUnicode(v, `${path}.${k}`);
+  }
+}
+
+/** Offsets of results inside a sentence, moved to offsets inside the whole input. */
+function shift(result: unknown, by: number): unknown {
+  if (Array.isArray(result)) return result.map((r) => shift(r, by));
+  if (result && typeof result === 'object') {
+    const r = result as Record<string, unknown>;
+    return typeof r.start === 'number' && typeof r.end === 'number'
+      ? { ...r, start: r.start + by, end: r.end + by }
+      : r;
+  }
+  return result;
+}
+
+/** Runs the task on each sentence of each input: [{text, start, end, result}] per input. */
+async function bySentence(
+  registry: Registry,
+  name: string,
+  task: TaskDefinition,
+  inputs: unknown,
+  parameters: Record<string, unknown>,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  if (!task.splittable)
+    throw new ServeError('invalid_request', `${task.name} does not take split: "sentence"`);
+  const texts = Array.isArray(inputs) ? inputs : [inputs];
+  if (!texts.every((t): t is string => typeof t === 'string')) {
+    throw new ServeError('invalid_request', 'split: "sentence" needs text inputs');
+  }
+  const { split, language, ...rest } = parameters;
+  const perInput = texts.map((text) =>
+    splitSentences(text, typeof language === 'string' ? language : undefined),
+  );
+  const all = perInput.flat();
+  const results = all.length
+    ? ((await registry.run(
+        name,
+        task.name,
+        all.map((s) => s.text),
+        rest,
+        { signal },
+      )) as unknown[])
+    : [];
+  let next = 0;
+  const answer = perInput.map((list) =>
+    list.map((s) => {
+      const result = results[next++];
+      return { ...s, result: task.offsets ? shift(result, s.start) : result };
+    }),
+  );
+  return Array.isArray(inputs) ? answer : answer[0];
+}
+
+export interface Prepared {
+  name: string;
+  task: TaskDefinition;
+  inputs: unknown;
+  parameters: Record<string, unknown>;
+  stream: boolean;
+}
+
+/** Checks a request against the model it names; throws the contract's errors. */
+export function prepare(registry: Registry, name: string, body: InferenceBody): Prepared {
+  const model = registry.ready(name);
+  const task = requestedTask(model, body);
+  const parameters = body.parameters ?? {};
+  check(task, 'inputs', body.inputs);
+  check(task, 'parameters', parameters);
+  checkUnicode(body.inputs, 'inputs');
+  checkUnicode(parameters, 'parameters');
+  const stream = body.stream === true;
+  if (stream && task.name !== 'text-generation') {
+    throw new ServeError(
+      'invalid_request',
+      `"stream": true is for text-generation; ${task.name} answers at once`,
+    );
+  }
+  return { name, task, inputs: body.inputs, parameters, stream };
+}
+
+/** The answer to a prepared request; `options.onToken` receives a streamed generation's tokens. */
+export function answer(registry: Registry, request: Prepared, options: RunOptions): Promise<unknown> {
+  const { name, task, inputs, parameters } = request;
+  // A stream's last event carries the details, asked for or not.
+  if (request.stream) return registry.run(name, task.name, inputs, { ...parameters, details: true }, options);
+  if (parameters.split === 'sentence')
+    return bySentence(registry, name, task, inputs, parameters, options.signal);
+  return registry.run(name, task.name, inputs, parameters, {
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
