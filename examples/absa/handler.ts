@@ -61,7 +61,7 @@ export default defineHandler({
 
   async infer(model, items, parameters) {
     const template = parameters.question_template ?? 'what do you think of the {}?';
-    const questions = items.map((item) => template.replace('{}', item.aspect));
+    const questions = items.map((item) => template.replace('{}', () => item.aspect));
     const rows = await classifyLogits(
       model,
       items.map((item) => item.text),

@@ -39,6 +39,7 @@ program
     const config = loadConfig({
       ...(flags.config ? { file: String(flags.config) } : {}),
       models,
+      modelDefaults: definedOnly({ task: flags.task, dtype: flags.dtype, device: flags.device }),
       flags: definedOnly({
         host: flags.host,
         port: flags.port,
@@ -46,12 +47,6 @@ program
         log_level: flags.logLevel,
       }) as Partial<Config>,
     });
-    // Per-model flags apply to the models named on the command line.
-    const named = new Set(models.map((m) => m.split('=')[0]));
-    for (const model of config.models) {
-      if (!named.has(model.name) && !named.has(model.source)) continue;
-      Object.assign(model, definedOnly({ task: flags.task, dtype: flags.dtype, device: flags.device }));
-    }
     if (config.models.length === 0) {
       throw new Error(
         'no models to serve: name some (hubserve serve org/name) or give a config file (--config)',

@@ -16,6 +16,8 @@ export interface ConfigSources {
   flags?: Partial<Config>;
   /** Models named on the command line: `source` or `name=source`. */
   models?: string[];
+  /** Settings (task, dtype, device) for the models named on the command line. */
+  modelDefaults?: Partial<ModelConfigEntry>;
 }
 
 const envName = (path: string[]): string => `HUBSERVE_${path.join('_').toUpperCase()}`;
@@ -113,7 +115,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   const merged = { ...DEFAULTS, ...fromFile, ...fromEnv(env), ...sources.flags };
   const envModels = env.HUBSERVE_MODELS?.split(',').filter(Boolean) ?? [];
-  const argumentModels = [...envModels, ...(sources.models ?? [])].map(modelFromArgument);
+  const argumentModels = [
+    ...envModels.map(modelFromArgument),
+    ...(sources.models ?? []).map((m) => ({ ...modelFromArgument(m), ...sources.modelDefaults })),
+  ];
   merged.models = [...(merged.models ?? []), ...argumentModels];
   const config = validateConfig(merged);
   const duplicate = config.models.map((m) => m.name).find((n, i, all) => all.indexOf(n) !== i);

@@ -38,6 +38,13 @@ function spawnWorker(spec: LoadSpec): Worker {
 
 const fromWire = (error: WireError): ServeError => new ServeError(error.code, error.message, error.details);
 
+/**
+ * How long a worker may take to finish its work in hand before it is terminated. Generous on
+ * purpose: terminating a worker in the middle of an inference aborts the whole process in
+ * onnxruntime-node ("terminate called after throwing an instance of 'Napi::Error'").
+ */
+const DISPOSE_WAIT_MS = 120_000;
+
 interface Pending {
   resolve: (output: unknown) => void;
   reject: (error: Error) => void;
@@ -68,7 +75,10 @@ class WorkerSlot {
       if (message.type === 'result') pending?.resolve(message.output);
       else pending?.reject(fromWire(message.error));
     });
+    let dead = false;
     const died = (reason: string): void => {
+      if (dead) return; // 'error' is followed by 'exit': one death, one replacement
+      dead = true;
       for (const p of this.pending.values()) {
         p.reject(new ServeError('worker_failed', `the model's worker stopped (${reason}); try again`));
       }
@@ -83,9 +93,13 @@ class WorkerSlot {
     const worker = spawnWorker(spec);
     return new Promise((resolve, reject) => {
       const failed = (error: Error): void => reject(new ServeError('model_load_failed', error.message));
+      const exited = (code: number): void =>
+        failed(new Error(`the worker exited (code ${code}) while loading`));
       worker.once('error', failed);
+      worker.once('exit', exited);
       worker.once('message', (message: FromWorker) => {
         worker.off('error', failed);
+        worker.off('exit', exited);
         if (message.type === 'ready') resolve(new WorkerSlot(worker, message.info, onExit));
         else {
           void worker.terminate();
@@ -111,8 +125,8 @@ class WorkerSlot {
         if (message.type === 'disposed') resolve();
       };
       this.worker.on('message', done);
-      this.send({ type: 'dispose' });
-      setTimeout(resolve, 5000).unref(); // a stuck worker is terminated anyway
+      this.send({ type: 'dispose' }); // queued after the work in hand, which finishes first
+      setTimeout(resolve, DISPOSE_WAIT_MS).unref();
     });
     await this.worker.terminate();
   }
@@ -123,10 +137,10 @@ export class ModelRunner {
   private nextId = 0;
   private disposed = false;
 
-  private constructor(
-    private readonly spec: LoadSpec,
-    readonly instances: number,
-  ) {}
+  /** Called when workers come or go (the scheduler then dispatches or refuses). */
+  onWorkersChanged: () => void = () => undefined;
+
+  private constructor(private readonly spec: LoadSpec) {}
 
   /** Loads and warms every instance; resolves once the model can take traffic. */
   static async start(model: EngineModelSpec): Promise<ModelRunner> {
@@ -139,7 +153,7 @@ export class ModelRunner {
       threads,
       ...(model.handler ? { handler: model.handler } : {}),
     };
-    const runner = new ModelRunner(spec, model.instances);
+    const runner = new ModelRunner(spec);
     const started = await Promise.allSettled(
       Array.from({ length: model.instances }, () => WorkerSlot.start(spec, (slot) => runner.replace(slot))),
     );
@@ -163,11 +177,6 @@ export class ModelRunner {
     return this.slots.length;
   }
 
-  /** Requests waiting or running in this model's workers. */
-  get inFlight(): number {
-    return this.slots.reduce((n, s) => n + s.pending.size, 0);
-  }
-
   run(
     task: string,
     inputs: unknown,
@@ -182,20 +191,26 @@ export class ModelRunner {
       return Promise.reject(new ServeError('model_not_ready', 'the model is restarting; try again shortly'));
     }
     const id = this.nextId++;
-    options.signal?.addEventListener('abort', () => slot.send({ type: 'cancel', id }), { once: true });
-    return new Promise((resolve, reject) => {
+    const cancel = (): void => slot.send({ type: 'cancel', id });
+    options.signal?.addEventListener('abort', cancel, { once: true });
+    return new Promise<unknown>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject, onToken: options.onToken });
       slot.send({ type: 'run', id, task, inputs, parameters, stream: options.onToken !== undefined });
-    });
+    }).finally(() => options.signal?.removeEventListener('abort', cancel));
   }
 
   /** A worker died: take it out of rotation and start a replacement. */
   private replace(dead: WorkerSlot): void {
     this.slots = this.slots.filter((s) => s !== dead);
+    this.onWorkersChanged();
     if (this.disposed) return;
     WorkerSlot.start(this.spec, (slot) => this.replace(slot)).then(
-      (slot) => (this.disposed ? void slot.dispose() : this.slots.push(slot)),
-      () => undefined, // it loaded once; a failing reload leaves fewer instances, reported by /ready
+      (slot) => {
+        if (this.disposed) return void slot.dispose();
+        this.slots.push(slot);
+        this.onWorkersChanged();
+      },
+      () => undefined, // it loaded once; a failing reload leaves fewer workers (GET /models shows them)
     );
   }
 

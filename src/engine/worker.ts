@@ -122,9 +122,10 @@ load(spec).then(
     send({ type: 'ready', info });
     // Requests whose client has gone: a running generation checks this between tokens.
     const cancelled = new Set<number>();
+    const active = new Set<number>(); // queued or running here
     port.on('message', (message: ToWorker) => {
       if (message.type === 'cancel') {
-        cancelled.add(message.id);
+        if (active.has(message.id)) cancelled.add(message.id);
         return;
       }
       if (message.type === 'dispose') {
@@ -135,12 +136,11 @@ load(spec).then(
         return;
       }
       const { id } = message;
-      const stream = message.stream
-        ? {
-            token: (token: StreamedToken) => send({ type: 'token', id, token }),
-            cancelled: () => cancelled.has(id),
-          }
-        : undefined;
+      active.add(id);
+      const stream = {
+        cancelled: () => cancelled.has(id),
+        ...(message.stream ? { token: (token: StreamedToken) => send({ type: 'token', id, token }) } : {}),
+      };
       // One request at a time: ONNX Runtime serializes a session anyway, and a request's seed must
       // not be disturbed by another's sampling.
       queue = queue.then(async () => {
@@ -157,6 +157,7 @@ load(spec).then(
           send({ type: 'failed', id, error: toWire(error) });
         } finally {
           cancelled.delete(id);
+          active.delete(id);
         }
       });
     });

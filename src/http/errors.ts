@@ -88,7 +88,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.addSchema(ErrorResponse);
   app.setErrorHandler((raw: FastifyError | ServeError, request, reply) => {
     const error = isServeError(raw) ? raw : fromFastify(raw);
-    const status = STATUS[error.code];
+    const status = STATUS[error.code] ?? 500; // a handler may throw a code of its own
     if (status >= 500) request.log.error({ err: raw }, error.message);
     if (status === 503) void reply.header('Retry-After', String(RETRY_AFTER_S));
     return reply.status(status).send(errorBody(error, request.id));

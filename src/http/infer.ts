@@ -21,6 +21,9 @@ const validatorsOf = (task: TaskDefinition): Validators => {
   return v;
 };
 
+/** Sentences one split request may run: each is an input of its own. */
+const MAX_SENTENCES = 256;
+
 export interface InferenceBody {
   inputs: unknown;
   parameters?: Record<string, unknown>;
@@ -109,6 +112,12 @@ async function bySentence(
     splitSentences(text, typeof language === 'string' ? language : undefined),
   );
   const all = perInput.flat();
+  if (all.length > MAX_SENTENCES) {
+    throw new ServeError('invalid_input', `${all.length} sentences; at most ${MAX_SENTENCES} per request`, {
+      sentences: all.length,
+      max_sentences: MAX_SENTENCES,
+    });
+  }
   const results = all.length
     ? ((await registry.run(
         name,

@@ -25,6 +25,7 @@ const Model = Type.Object(
     queue: Type.Optional(
       Type.Object(
         {
+          workers: Type.Integer({ description: 'Worker threads running now' }),
           queued: Type.Integer({ description: 'Inputs waiting' }),
           running: Type.Integer({ description: 'Batches running' }),
           batches: Type.Integer({ description: 'Batches run so far' }),
@@ -57,6 +58,7 @@ const view = (m: ServedModel, registry: Registry) => {
     warmup_ms: m.info?.warmupMs,
     error: m.error,
     queue: queue && {
+      workers: queue.workers,
       queued: queue.queued,
       running: queue.running,
       batches: queue.batches,

@@ -34,6 +34,9 @@ export async function streamGeneration(
   const open = (): void => {
     if (raw.headersSent) return;
     reply.hijack();
+    // Headers set on the reply (X-Hubserve-Task, ...) go out with the stream.
+    for (const [name, value] of Object.entries(reply.getHeaders()))
+      if (value !== undefined) raw.setHeader(name, value);
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',

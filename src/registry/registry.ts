@@ -101,6 +101,8 @@ export class Registry {
         () => runner.workers,
         { ...DEFAULT_BATCHING, ...model.batching },
       );
+      const scheduler = entry.scheduler;
+      runner.onWorkersChanged = () => scheduler.wake();
       Object.assign(view, { state: 'ready', info: entry.runner.info });
     } catch (error) {
       const failure = isServeError(error) ? error : new ServeError('model_load_failed', String(error));

@@ -48,6 +48,8 @@ interface Job {
   raw: unknown;
   parameters: Record<string, unknown>;
   options: RunOptions;
+  /** Aborted when the client leaves or the deadline passes: cancels the work, queued or running. */
+  cancel: AbortController;
   /** Jobs with equal keys may share a batch. */
   key: string | undefined;
   /** Estimated tokens of the longest input. */
@@ -72,6 +74,8 @@ function estimateTokens(input: unknown): number {
 }
 
 export interface SchedulerStats {
+  /** Workers running now. */
+  workers: number;
   queued: number;
   running: number;
   batches: number;
@@ -95,6 +99,7 @@ export class Scheduler {
 
   get stats(): SchedulerStats {
     return {
+      workers: this.slots(),
       queued: this.queuedInputs,
       running: this.running,
       batches: this.batches,
@@ -110,6 +115,11 @@ export class Scheduler {
     options: RunOptions = {},
   ): Promise<unknown> {
     const { signal } = options;
+    if (this.slots() === 0) {
+      return Promise.reject(
+        new ServeError('model_not_ready', 'no worker of this model is running; retry shortly'),
+      );
+    }
     const list = task.batching && Array.isArray(inputs) ? inputs : [inputs];
     // An empty queue takes any request, so one larger than max_queue is slow, not impossible.
     if (this.queuedInputs > 0 && this.queuedInputs + list.length > this.settings.max_queue) {
@@ -134,19 +144,27 @@ export class Scheduler {
         options,
         key:
           task.batching && !options.onToken ? `${task.name}\u0000${JSON.stringify(parameters)}` : undefined,
-        length: Math.max(...list.map(estimateTokens)),
+        length: list.reduce<number>((longest, input) => Math.max(longest, estimateTokens(input)), 0),
+        cancel: new AbortController(),
         enqueued: performance.now(),
         resolve,
         reject,
         settled: false,
-        timer: setTimeout(
-          () => this.fail(job, new ServeError('timeout', `no answer within ${this.settings.timeout_ms} ms`)),
-          this.settings.timeout_ms,
-        ),
+        timer: setTimeout(() => {
+          this.fail(job, new ServeError('timeout', `no answer within ${this.settings.timeout_ms} ms`));
+          job.cancel.abort();
+        }, this.settings.timeout_ms),
       };
       this.queue.push(job);
       this.queuedInputs += list.length;
-      signal?.addEventListener('abort', () => this.drop(job), { once: true });
+      const left = (): void => {
+        this.drop(job);
+        job.cancel.abort();
+      };
+      signal?.addEventListener('abort', left, { once: true });
+      job.cancel.signal.addEventListener('abort', () => signal?.removeEventListener('abort', left), {
+        once: true,
+      });
       this.pump();
     });
   }
@@ -174,6 +192,16 @@ export class Scheduler {
     job.settled = true;
     clearTimeout(job.timer);
     action();
+  }
+
+  /** Workers came or went: dispatch what waits, or refuse it when none is left. */
+  wake(): void {
+    if (this.slots() === 0) {
+      for (const job of [...this.queue]) {
+        this.fail(job, new ServeError('worker_failed', "the model's workers stopped; retry shortly"));
+      }
+    }
+    this.pump();
   }
 
   private pump(): void {
@@ -223,11 +251,19 @@ export class Scheduler {
     this.batches++;
     this.batchedInputs += batch.reduce((n, j) => n + j.inputs.length, 0);
     // A job running alone can stream and be cancelled; a shared batch runs to its end.
-    this.runBatch(first.task.name, inputs, first.parameters, batch.length === 1 ? first.options : {})
+    const alone = batch.length === 1 ? { ...first.options, signal: first.cancel.signal } : {};
+    const total = batch.reduce((n, j) => n + j.inputs.length, 0);
+    this.runBatch(first.task.name, inputs, first.parameters, alone)
       .then(
         (output) => {
           if (!first.task.batching) return this.settle(first, () => first.resolve(output));
-          const results = output as unknown[];
+          if (!Array.isArray(output) || output.length !== total) {
+            throw new ServeError(
+              'internal',
+              `${first.task.name} answered ${total} inputs with something else`,
+            );
+          }
+          const results: unknown[] = output;
           let offset = 0;
           for (const job of batch) {
             const own = results.slice(offset, offset + job.inputs.length);
@@ -237,11 +273,18 @@ export class Scheduler {
           }
         },
         (error: Error) => {
-          // One bad input fails its whole batch: retry the others alone so they still get answers.
-          if (batch.length === 1) return this.settle(first, () => first.reject(error));
-          for (const job of batch) this.retryAlone(job);
+          // One bad input fails its whole batch: retry the others alone so they still get answers
+          // (but not when the worker itself failed: that fails them all).
+          const workerFailed = error instanceof ServeError && error.code === 'worker_failed';
+          if (batch.length === 1 || workerFailed) {
+            for (const job of batch) this.settle(job, () => job.reject(error));
+          } else for (const job of [...batch].reverse()) this.retryAlone(job);
         },
       )
+      .catch((error: unknown) => {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        for (const job of batch) this.settle(job, () => job.reject(failure));
+      })
       .finally(() => {
         this.running--;
         this.pump();
@@ -249,6 +292,7 @@ export class Scheduler {
   }
 
   private retryAlone(job: Job): void {
+    if (job.settled) return; // timed out or abandoned meanwhile
     job.key = undefined; // a job without a key is batched with no other
     this.queue.unshift(job);
     this.queuedInputs += job.inputs.length;

@@ -54,10 +54,38 @@ export function checkLength(
 }
 
 export function softmax(values: readonly number[]): number[] {
-  const max = Math.max(...values);
+  // A loop, not Math.max(...values): vocabularies of 250k tokens overflow the call stack.
+  let max = -Infinity;
+  for (const v of values) if (v > max) max = v;
   const exps = values.map((v) => Math.exp(v - max));
   const sum = exps.reduce((a, b) => a + b, 0);
   return exps.map((e) => e / sum);
+}
+
+/** Indices of the k largest values, largest first, in one pass (vocabularies are large, k small). */
+export function topK(values: readonly number[], k: number): number[] {
+  const best: number[] = [];
+  values.forEach((v, i) => {
+    if (best.length === k && v <= (values[best[k - 1] as number] ?? -Infinity)) return;
+    let at = best.length;
+    while (at > 0 && v > (values[best[at - 1] as number] ?? -Infinity)) at--;
+    best.splice(at, 0, i);
+    if (best.length > k) best.pop();
+  });
+  return best;
+}
+
+/** Inputs per model call: bounds the padded tensor (and memory) whatever a request holds. */
+export const CHUNK = 32;
+
+/** Runs `fn` on consecutive chunks of `items` and concatenates the results, in order. */
+export async function inChunks<T, R>(
+  items: readonly T[],
+  fn: (chunk: T[], offset: number) => Promise<R[]>,
+): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(...(await fn(items.slice(i, i + CHUNK), i)));
+  return out;
 }
 
 export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));

@@ -2,7 +2,7 @@
 // vectors.
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
-import { asArray, checkLength, textParameters, Texts } from './common.ts';
+import { asArray, checkLength, inChunks, textParameters, Texts } from './common.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
 export type Pooling = 'mean' | 'cls' | 'none';
@@ -21,26 +21,24 @@ export async function embed(
   truncate: boolean | undefined,
 ): Promise<number[][] | number[][][]> {
   texts.forEach((text) => checkLength(model, truncate, text));
-  const encoded = model.tokenizer(texts, { padding: true, truncation: true, max_length: model.maxTokens });
-  const output = (await model.model(encoded)) as Record<string, Tensor | undefined>;
-  const hidden = output.last_hidden_state ?? output.token_embeddings ?? output.logits;
-  if (!hidden) throw new Error(`the model has none of last_hidden_state, token_embeddings, logits`);
-  const states = hidden.tolist() as number[][][];
-  const masks = (encoded.attention_mask as Tensor).tolist() as bigint[][];
-  if (pooling === 'none') {
-    return states.map((tokens, b) =>
-      tokens.filter((_, i) => masks[b]?.[i] === 1n).map((v) => (normalize ? l2(v) : v)),
-    );
-  }
-  return states.map((tokens, b) => {
-    let pooled: number[];
-    if (pooling === 'cls') pooled = tokens[0] ?? [];
-    else {
+  const vectors = await inChunks<string, number[] | number[][]>(texts, async (chunk) => {
+    const encoded = model.tokenizer(chunk, { padding: true, truncation: true, max_length: model.maxTokens });
+    const output = (await model.model(encoded)) as Record<string, Tensor | undefined>;
+    const hidden = output.last_hidden_state ?? output.token_embeddings ?? output.logits;
+    if (!hidden) throw new Error(`the model has none of last_hidden_state, token_embeddings, logits`);
+    const states = hidden.tolist() as number[][][];
+    const masks = (encoded.attention_mask as Tensor).tolist() as bigint[][];
+    return states.map((tokens, b) => {
       const kept = tokens.filter((_, i) => masks[b]?.[i] === 1n);
-      pooled = (kept[0] ?? []).map((_, d) => kept.reduce((s, v) => s + (v[d] ?? 0), 0) / kept.length);
-    }
-    return normalize ? l2(pooled) : pooled;
+      if (pooling === 'none') return kept.map((v) => (normalize ? l2(v) : v));
+      const pooled =
+        pooling === 'cls'
+          ? (tokens[0] ?? [])
+          : (kept[0] ?? []).map((_, d) => kept.reduce((s, v) => s + (v[d] ?? 0), 0) / kept.length);
+      return normalize ? l2(pooled) : pooled;
+    });
   });
+  return vectors as number[][] | number[][][];
 }
 
 export const poolingParameters = {

@@ -2,7 +2,7 @@
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
 import { ServeError } from '../errors.ts';
-import { asArray, checkLength, round, softmax, Texts, textParameters } from './common.ts';
+import { asArray, checkLength, round, softmax, Texts, textParameters, topK } from './common.ts';
 import { defineTask } from './types.ts';
 
 const Fill = Type.Object({
@@ -55,12 +55,13 @@ export default defineTask({
       const vocab = logits.dims.at(-1) ?? 0;
       const row = [...(logits.data as Float32Array).subarray(at * vocab, (at + 1) * vocab)];
       const probabilities = softmax(row);
-      const candidates = (targets ?? probabilities.map((_, i) => i)).filter(
-        (i): i is number => i !== undefined,
-      );
-      const best = candidates
-        .sort((a, b) => (probabilities[b] ?? 0) - (probabilities[a] ?? 0))
-        .slice(0, parameters.top_k ?? 5);
+      const k = parameters.top_k ?? 5;
+      const best = targets
+        ? targets
+            .filter((i): i is number => i !== undefined)
+            .sort((a, b) => (probabilities[b] ?? 0) - (probabilities[a] ?? 0))
+            .slice(0, k)
+        : topK(probabilities, k);
       results.push(
         best.map((token) => {
           const filled = [...ids];

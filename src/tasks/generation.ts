@@ -27,6 +27,8 @@ export const generationParameters = {
 export const GenerationParametersSchema = Type.Object(generationParameters);
 export type GenerationParameters = Static<typeof GenerationParametersSchema>;
 
+export const DEFAULT_MAX_NEW_TOKENS = 64;
+
 export type FinishReason = 'length' | 'eos_token' | 'stop_sequence';
 
 export interface Generated {
@@ -49,7 +51,7 @@ export async function generate(
   stream?: TokenStream,
 ): Promise<Generated> {
   const { runtime, tokenizer } = model;
-  const maxNew = parameters.max_new_tokens ?? 64;
+  const maxNew = parameters.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS;
   const sampling =
     parameters.do_sample ??
     [parameters.temperature, parameters.top_k, parameters.top_p].some((p) => p !== undefined);
@@ -90,7 +92,7 @@ export async function generate(
       const full = tokenizer.decode(this.ids, { skip_special_tokens: true });
       // A character split across byte tokens decodes as U+FFFD until its last byte arrives.
       const ready = !full.endsWith('\uFFFD');
-      stream?.token({ id, text: ready ? full.slice(this.text.length) : '', special: specials.has(id) });
+      stream?.token?.({ id, text: ready ? full.slice(this.text.length) : '', special: specials.has(id) });
       if (ready) this.text = full;
     }
 
@@ -111,7 +113,9 @@ export async function generate(
       : {}),
     ...(criteria.length ? { stopping_criteria: criteria } : {}),
     // Typed as TextStreamer, but generate() only calls put() and end(), which any BaseStreamer has.
-    ...(stream ? { streamer: new TokenSink() as unknown as InstanceType<typeof runtime.TextStreamer> } : {}),
+    ...(stream?.token
+      ? { streamer: new TokenSink() as unknown as InstanceType<typeof runtime.TextStreamer> }
+      : {}),
   })) as Tensor;
   const rows = (output.tolist() as bigint[][]).map((row) => row.map(Number));
   const eos = new Set(

@@ -76,8 +76,9 @@ export function tokenSpans(
     if (special.has(id) && id !== tokenizer.unk_token_id) return;
     const token = vocab[id] ?? '';
     const piece = id === tokenizer.unk_token_id ? '' : surface(tokenizer, id, token);
-    let start = cursor;
-    let end = cursor;
+    // A token that cannot be placed gets an empty span where the search stands, in the original text.
+    let start = source[cursor] ?? text.length;
+    let end = start;
     const found = piece ? chars.indexOf(piece, cursor) : -1;
     if (found >= 0) {
       start = source[found] as number;

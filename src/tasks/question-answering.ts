@@ -3,7 +3,7 @@
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
 import { ServeError } from '../errors.ts';
-import { round, softmax, Text } from './common.ts';
+import { round, softmax, Text, topK } from './common.ts';
 import { tokenSpans, type TokenSpan } from './offsets.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
@@ -13,6 +13,9 @@ const Answer = Type.Object({
   start: Type.Integer(),
   end: Type.Integer(),
 });
+
+/** Start and end positions considered per window. */
+const N_BEST = 20;
 
 interface Candidate {
   score: number;
@@ -49,7 +52,7 @@ export default defineTask({
         Type.Integer({ minimum: 1, maximum: 20, description: 'Answers to return (default 1).' }),
       ),
       max_answer_len: Type.Optional(
-        Type.Integer({ minimum: 1, maximum: 512, description: 'In tokens (default 15).' }),
+        Type.Integer({ minimum: 1, maximum: 128, description: 'In tokens (default 15).' }),
       ),
       doc_stride: Type.Optional(
         Type.Integer({
@@ -108,8 +111,13 @@ export default defineTask({
       const startP = softmax([...(out.start_logits.data as Float32Array)]);
       const endP = softmax([...(out.end_logits.data as Float32Array)]);
       nullScore = Math.max(nullScore, (startP[0] ?? 0) * (endP[0] ?? 0));
-      for (let i = 0; i < window.length; i++) {
-        for (let j = i; j < Math.min(window.length, i + maxLen); j++) {
+      // The best starts and ends of the window (HF's n-best), not every pair of positions.
+      const inWindow = (p: number[]): number[] => p.slice(first, first + window.length);
+      const starts = topK(inWindow(startP), N_BEST);
+      const ends = topK(inWindow(endP), N_BEST);
+      for (const i of starts) {
+        for (const j of ends) {
+          if (j < i || j >= i + maxLen) continue;
           const startSpan = spans.get(s + i);
           const endSpan = spans.get(s + j);
           if (!startSpan || !endSpan || endSpan.end <= startSpan.start) continue;

@@ -1,7 +1,17 @@
 // text-classification: one text or a text pair (NLI, paraphrase) -> labels with scores, best first.
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
-import { asArray, checkLength, rows, round, sigmoid, softmax, Text, textParameters } from './common.ts';
+import {
+  asArray,
+  checkLength,
+  inChunks,
+  rows,
+  round,
+  sigmoid,
+  softmax,
+  Text,
+  textParameters,
+} from './common.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
 const Pair = Type.Object({ text: Text, text_pair: Text }, { additionalProperties: false });
@@ -30,14 +40,16 @@ export async function classifyLogits(
   truncate: boolean | undefined,
 ): Promise<number[][]> {
   texts.forEach((text, i) => checkLength(model, truncate, text, pairs?.[i]));
-  const encoded = model.tokenizer(texts, {
-    ...(pairs ? { text_pair: pairs } : {}),
-    padding: true,
-    truncation: true,
-    max_length: model.maxTokens,
+  return inChunks(texts, async (chunk, offset) => {
+    const encoded = model.tokenizer(chunk, {
+      ...(pairs ? { text_pair: pairs.slice(offset, offset + chunk.length) } : {}),
+      padding: true,
+      truncation: true,
+      max_length: model.maxTokens,
+    });
+    const { logits } = (await model.model(encoded)) as { logits: Tensor };
+    return rows(logits);
   });
-  const { logits } = (await model.model(encoded)) as { logits: Tensor };
-  return rows(logits);
 }
 
 export default defineTask({

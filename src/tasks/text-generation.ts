@@ -1,8 +1,8 @@
 // text-generation: continue a prompt (or answer chat messages through the model's chat template).
 import Type from 'typebox';
 import { ServeError } from '../errors.ts';
-import { asArray, checkLength, Text, textParameters } from './common.ts';
-import { generate, generationParameters } from './generation.ts';
+import { asArray, Text, textParameters } from './common.ts';
+import { DEFAULT_MAX_NEW_TOKENS, generate, generationParameters } from './generation.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
 const Message = Type.Object(
@@ -19,6 +19,25 @@ const Generated = Type.Object({
     }),
   ),
 });
+
+/**
+ * The prompt, if it and the tokens to generate fit in the model (TGI's rule); else 422, or with
+ * truncate its end (what generation continues), cut at a token boundary.
+ */
+function fit(model: ModelContext, text: string, maxNew: number, truncate: boolean | undefined): string {
+  const room = model.maxTokens - maxNew;
+  const ids = model.tokenizer.encode(text, { add_special_tokens: model.tokenizer.add_bos_token ?? false });
+  if (ids.length <= room) return text;
+  if (!truncate || room < 1) {
+    throw new ServeError(
+      'input_too_long',
+      `the prompt has ${ids.length} tokens and ${maxNew} are to be generated; the model takes ${model.maxTokens} ` +
+        'in all. Shorten the prompt, lower max_new_tokens, or send "truncate": true.',
+      { tokens: ids.length, max_new_tokens: maxNew, max_tokens: model.maxTokens },
+    );
+  }
+  return model.tokenizer.decode(ids.slice(-room), { skip_special_tokens: true });
+}
 
 /** The prompt text: as given, or chat messages rendered by the model's chat template. */
 export function prompt(model: ModelContext, input: string | { role: string; content: string }[]): string {
@@ -60,12 +79,15 @@ export default defineTask({
   splittable: false,
   async run(model, inputs, parameters, stream) {
     const isChat = Array.isArray(inputs) && typeof inputs[0] === 'object';
-    const prompts = isChat
-      ? [prompt(model, inputs as { role: string; content: string }[])]
-      : asArray(inputs as string | string[]).map((p) => prompt(model, p));
-    prompts.forEach((p) => checkLength(model, parameters.truncate, p));
-    if (stream && prompts.length > 1) throw new ServeError('invalid_request', 'stream one prompt at a time');
     const t = model.tokenizer;
+    const prompts = (
+      isChat
+        ? [prompt(model, inputs as { role: string; content: string }[])]
+        : asArray(inputs as string | string[]).map((p) => prompt(model, p))
+    ).map((p) => fit(model, p, parameters.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS, parameters.truncate));
+    if (stream?.token && prompts.length > 1) {
+      throw new ServeError('invalid_request', 'stream one prompt at a time');
+    }
     t.padding_side = 'left'; // decoder-only batches pad on the left so every prompt ends where generation starts
     const encoded = t(prompts, {
       padding: true,

@@ -45,9 +45,10 @@ export interface StreamedToken {
   special: boolean;
 }
 
-/** Where a generating task sends tokens as they come, and learns that nobody listens any more. */
+/** How a running task learns that its answer is no longer wanted, and streams tokens if asked. */
 export interface TokenStream {
-  token(token: StreamedToken): void;
+  /** Present when the request streams. */
+  token?: (token: StreamedToken) => void;
   cancelled(): boolean;
 }
 

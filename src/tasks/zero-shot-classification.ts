@@ -77,7 +77,7 @@ export default defineTask({
     const template = parameters.hypothesis_template ?? 'This example is {}.';
     const texts = asArray(inputs);
     const premises = texts.flatMap((text) => labels.map(() => text));
-    const hypotheses = texts.flatMap(() => labels.map((l) => template.replace('{}', l)));
+    const hypotheses = texts.flatMap(() => labels.map((l) => template.replace('{}', () => l)));
     const logits = await classifyLogits(model, premises, hypotheses, parameters.truncate);
     const results = texts.map((sequence, t) => {
       const own = logits.slice(t * labels.length, (t + 1) * labels.length);

@@ -102,7 +102,7 @@ describe('while the model is busy', () => {
     assert.ok(refused.length > 0, `no 503 in ${JSON.stringify(statuses)}`);
     assert.equal((refused[0]?.body as { error: { code: string } }).error.code, 'overloaded');
     assert.equal(refused[0]?.headers.get('retry-after'), '1');
-    const slow = await server.post('/models/strict', { inputs: batchOf(160) });
+    const slow = await server.post('/models/strict', { inputs: batchOf(64) });
     assert.equal(slow.status, 504, JSON.stringify(slow.body).slice(0, 200));
     assert.equal((slow.body as { error: { code: string } }).error.code, 'timeout');
   });

@@ -165,6 +165,28 @@ describe('POST /models/{name}', () => {
     assert.equal(chat?.generated_text, ' fox jumps over the lazy dog.');
   });
 
+  it('text-generation: prompt + max_new_tokens must fit the model, unless truncate keeps the end', async () => {
+    const over = await server.post('/models/gpt2', {
+      inputs: 'Once upon a',
+      parameters: { max_new_tokens: 255 },
+    });
+    assert.equal(over.status, 422, JSON.stringify(over.body));
+    assert.deepEqual(
+      [
+        (over.body as { error: { code: string; max_new_tokens: number } }).error.code,
+        (over.body as { error: { max_new_tokens: number } }).error.max_new_tokens,
+      ],
+      ['input_too_long', 255],
+    );
+    const kept = await server.post('/models/gpt2', {
+      inputs: 'Once upon a',
+      parameters: { max_new_tokens: 254, truncate: true, details: true },
+    });
+    assert.equal(kept.status, 200, JSON.stringify(kept.body));
+    // Two tokens of room: the prompt keeps its end ("upon a") and the continuation still fits.
+    assert.match((kept.body as { generated_text: string }[])[0]?.generated_text ?? '', /^ time there was/);
+  });
+
   it('text-generation: a seed makes sampling reproducible', async () => {
     const sample = async (seed: number): Promise<string> => {
       const [out] = (await ok('gpt2', {

@@ -78,6 +78,13 @@ describe('loadConfig', () => {
       configError(() => loadConfig({ env: { HUBSERVE_PORT: 'eighty' } })),
       /port: .*\(got "eighty"\)/,
     );
+    // --device / --dtype / --task apply to the models named on the command line, validated alike.
+    assert.match(
+      configError(() =>
+        loadConfig({ env: {}, models: ['org/a'], modelDefaults: { device: 'gpu' as 'cpu' } }),
+      ),
+      /models\.0\.device: must be one of cpu, cuda, webgpu \(got "gpu"\)/,
+    );
     assert.match(
       configError(() => loadConfig({ env: { HUBSERVE_LOG_LEVEL: 'loud' } })),
       /log_level: must be one of fatal, error, warn, info, debug, trace, silent \(got "loud"\)/,

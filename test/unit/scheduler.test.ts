@@ -144,4 +144,52 @@ describe('Scheduler', () => {
       [['#a'], 'invalid_input', ['#c']],
     );
   });
+
+  it('rejects, without crashing, when a batching task answers with something other than one result per input', async () => {
+    const scheduler = new Scheduler(
+      async () => 'not an array',
+      () => 1,
+      DEFAULT_BATCHING,
+    );
+    await assert.rejects(
+      scheduler.submit(wrapped, ['a', 'b'], {}),
+      (e: unknown) => e instanceof ServeError && e.code === 'internal',
+    );
+  });
+
+  it('does not retry a request whose deadline passed while its batch failed', async () => {
+    let runs = 0;
+    const scheduler = new Scheduler(
+      async (_task, inputs) => {
+        runs++;
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        if (Array.isArray(inputs) && inputs.length > 1) throw new ServeError('invalid_input', 'one bad');
+        return (inputs as unknown[]).map(String);
+      },
+      () => 1,
+      { ...DEFAULT_BATCHING, timeout_ms: 20 },
+    );
+    const results = await Promise.allSettled(['a', 'b'].map((x) => scheduler.submit(wrapped, x, {})));
+    assert.deepEqual(
+      results.map((r) => r.status === 'rejected' && (r.reason as ServeError).code),
+      ['timeout', 'timeout'],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    assert.equal(runs, 1, 'the failed batch was not retried for requests that had already timed out');
+  });
+
+  it('refuses work with 503 while the model has no worker, and fails what waits when the last one goes', async () => {
+    let workers = 0;
+    const scheduler = new Scheduler(
+      async (_task, inputs) => inputs,
+      () => workers,
+      DEFAULT_BATCHING,
+    );
+    await assert.rejects(
+      scheduler.submit(alone, 'x', {}),
+      (e: unknown) => e instanceof ServeError && e.code === 'model_not_ready',
+    );
+    workers = 1;
+    assert.equal(await scheduler.submit(alone, 'x', {}), 'x');
+  });
 });
