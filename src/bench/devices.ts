@@ -31,6 +31,9 @@ interface ModelView {
 
 const NAME = 'bench';
 
+// Runtime messages carry newlines and runs of spaces; a reason is shown in one table cell.
+const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim();
+
 function parseView(body: string): ModelView {
   try {
     return JSON.parse(body) as ModelView;
@@ -55,7 +58,11 @@ async function measure(device: Device, options: DeviceComparisonOptions): Promis
   });
   try {
     if (view.state !== 'ready') {
-      return { device, available: false, reason: view.error?.message ?? `model state ${view.state}` };
+      return {
+        device,
+        available: false,
+        reason: oneLine(view.error?.message ?? `model state ${view.state}`),
+      };
     }
     options.onStatus?.(`device ${device}: model ready, sweeping`);
     const sweep = await runSweep({
@@ -90,7 +97,7 @@ export async function runDeviceComparison(options: DeviceComparisonOptions): Pro
     } catch (error) {
       // The server itself could not start with this device (a crash of the runtime, say).
       const message = error instanceof Error ? error.message : String(error);
-      outcome = { device, available: false, reason: message.split('\n').slice(0, 6).join(' ').trim() };
+      outcome = { device, available: false, reason: oneLine(message.split('\n').slice(0, 6).join(' ')) };
     }
     options.onStatus?.(
       outcome.available ? `device ${device}: measured` : `device ${device}: unavailable: ${outcome.reason}`,

@@ -121,8 +121,8 @@ export function sweepSvg(
   const width = 980;
   const height = 440;
   const panels: Record<'latency' | 'throughput', Panel> = {
-    latency: { x: 70, y: 50, w: 380, h: 300 },
-    throughput: { x: 570, y: 50, w: 380, h: 300 },
+    latency: { x: 70, y: 64, w: 380, h: 290 },
+    throughput: { x: 570, y: 64, w: 380, h: 290 },
   };
   const levels = series.flatMap((s) => s.result.levels);
   const concurrencies = [...new Set(levels.map((l) => l.concurrency))].sort((a, b) => a - b);
@@ -134,8 +134,8 @@ export function sweepSvg(
     ...levels.flatMap((l) => [l.latencyMs.p50, l.latencyMs.p90, l.latencyMs.p99]),
     ...references.filter((r) => r.panel === 'latency').map((r) => r.value),
   ].filter((v) => Number.isFinite(v) && v > 0);
-  const lo = Math.min(...latencies, 1) * 0.8;
-  const hi = Math.max(...latencies, 10) * 1.25;
+  const lo = (latencies.length ? Math.min(...latencies) : 1) * 0.8;
+  const hi = (latencies.length ? Math.max(...latencies) : 10) * 1.25;
   const yLatency = (v: number): number =>
     panels.latency.y + panels.latency.h - (Math.log10(v / lo) / Math.log10(hi / lo)) * panels.latency.h;
   const tMax =
@@ -241,7 +241,7 @@ export function sweepSvg(
   return `${out.join('\n')}\n`;
 }
 
-/** Per device and level: throughput and latency, or why the device is unavailable. */
+/** Per device and level: throughput and latency; then, for each device it could not use, why. */
 export function deviceTable(outcomes: DeviceOutcome[]): string {
   const rows = outcomes.flatMap((o) =>
     o.available
@@ -252,17 +252,17 @@ export function deviceTable(outcomes: DeviceOutcome[]): string {
           fixed(l.latencyMs.p50),
           fixed(l.latencyMs.p99),
           String(l.errors),
-          '',
         ])
-      : [[o.device, '–', '–', '–', '–', '–', `unavailable: ${o.reason.replace(/\|/g, '\\|')}`]],
+      : [[o.device, 'unavailable', '–', '–', '–', '–']],
   );
-  return markdownTable(['device', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'note'], rows, [
+  const table = markdownTable(['device', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'errors'], rows, [
     'left',
     'right',
     'right',
     'right',
     'right',
     'right',
-    'left',
   ]);
+  const reasons = outcomes.flatMap((o) => (o.available ? [] : [`- ${o.device}: ${o.reason}`]));
+  return reasons.length ? `${table}\n\n${reasons.join('\n')}` : table;
 }

@@ -65,10 +65,8 @@ export interface ChildServer {
   /** http://127.0.0.1:PORT */
   url: string;
   child: ChildProcess;
-  /** The last 64 KiB of the child's stdout and stderr. */
-  output(): string;
-  /** SIGTERM, then SIGKILL after `graceMs`. */
-  stop(graceMs?: number): Promise<void>;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -77,7 +75,6 @@ export interface StartOptions {
   /** `node` arguments (see nodeArgs); the port is the caller's to pass. */
   args: string[];
   port: number;
-  env?: NodeJS.ProcessEnv;
   /** Polled with GET until `isReady` says so. */
   readyPath: string;
   isReady?: (status: number, body: string) => boolean;
@@ -87,12 +84,8 @@ export interface StartOptions {
 /** Starts `node ...args` and resolves once GET readyPath satisfies isReady (default: status 200). */
 export async function startChildServer(options: StartOptions): Promise<ChildServer> {
   const url = `http://127.0.0.1:${options.port}`;
-  const child = trackChild(
-    spawn(process.execPath, options.args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: options.env ?? process.env,
-    }),
-  );
+  const child = trackChild(spawn(process.execPath, options.args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  // The last 64 KiB of its output, to say why it did not start.
   let output = '';
   const keep = (chunk: Buffer): void => {
     output = (output + chunk.toString()).slice(-65536);
@@ -103,11 +96,10 @@ export async function startChildServer(options: StartOptions): Promise<ChildServ
   const server: ChildServer = {
     url,
     child,
-    output: () => output,
-    async stop(graceMs = 5000) {
+    async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
     },

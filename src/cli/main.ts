@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { benchCommand } from '../bench/command.ts';
 import { isServeError } from '../errors.ts';
 import { hubSettingsFromEnv, progressReporter, pullModels } from '../hub/index.ts';
 import { startServer } from './serve.ts';
@@ -79,6 +80,8 @@ program
 function definedOnly(values: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
+
+program.addCommand(benchCommand());
 
 program.parseAsync().catch((error: unknown) => {
   console.error(
