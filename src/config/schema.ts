@@ -54,6 +54,13 @@ export const ModelSchema = Type.Object(
           max_queue: Type.Optional(
             Type.Integer({ minimum: 1, description: 'Waiting inputs before 503 (default 1024).' }),
           ),
+          max_length_ratio: Type.Optional(
+            Type.Number({
+              minimum: 1,
+              maximum: 100,
+              description: 'Length spread allowed in a batch (default 1.2).',
+            }),
+          ),
           timeout_ms: Type.Optional(
             Type.Integer({ minimum: 1, description: 'Deadline of a request (default 30000).' }),
           ),
