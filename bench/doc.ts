@@ -228,7 +228,7 @@ npx tsx tools/testmodels/cli.ts --bench
 npx tsx bench/run.ts --devices cpu,cuda,webgpu
 \`\`\`
 
-\`webgpu\` needs a GPU with Vulkan drivers. Expect a GPU to help throughput most at high concurrency, where batches are large; at concurrency 1 a short sentence is dominated by fixed costs (tokenization, transfers, HTTP), so compare the p50 rows too.
+What was tried on a lent NVIDIA H100, and why CUDA and WebGPU could not run there: [gpu.md](gpu.md). \`webgpu\` needs a GPU with Vulkan drivers. Expect a GPU to help throughput most at high concurrency, where batches are large; at concurrency 1 a short sentence is dominated by fixed costs (tokenization, transfers, HTTP), so compare the p50 rows too.
 
 ## How it is measured
 
