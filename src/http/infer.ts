@@ -2,9 +2,8 @@
 // tasks it asks for, validation against that task's schema, and the answer (whole, by sentence, or
 // streamed token by token).
 import { Compile } from 'typebox/compile';
-import type { RunOptions } from '../engine/runner.ts';
 import { ServeError } from '../errors.ts';
-import type { ReadyModel, Registry } from '../registry/registry.ts';
+import type { ReadyModel, Registry, RunOptions } from '../registry/registry.ts';
 import { splitSentences } from '../tasks/common.ts';
 import type { TaskDefinition } from '../tasks/index.ts';
 

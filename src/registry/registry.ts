@@ -11,6 +11,8 @@ import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedMod
 import { loadHandler } from '../tasks/handler.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 
+export type { RunOptions } from '../engine/runner.ts';
+
 export type ModelState = 'resolving' | 'loading' | 'ready' | 'failed';
 
 export interface ServedModel {

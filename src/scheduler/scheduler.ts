@@ -64,6 +64,16 @@ interface Job {
   settled: boolean;
 }
 
+/** Parameters as a batch key: the same settings in any key order are the same key. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 /** Token estimate without tokenizing on the event loop: ~4 characters a token, plus special tokens. */
 function estimateTokens(input: unknown): number {
   if (typeof input === 'string') return Math.ceil(input.length / 4) + 2;
@@ -145,8 +155,7 @@ export class Scheduler {
         raw: inputs,
         parameters,
         options,
-        key:
-          task.batching && !options.onToken ? `${task.name}\u0000${JSON.stringify(parameters)}` : undefined,
+        key: task.batching && !options.onToken ? `${task.name}\u0000${canonical(parameters)}` : undefined,
         length: list.reduce<number>((longest, input) => Math.max(longest, estimateTokens(input)), 0),
         cancel: new AbortController(),
         enqueued: performance.now(),

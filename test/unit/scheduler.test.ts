@@ -63,6 +63,11 @@ describe('Scheduler', () => {
     ]);
     assert.deepEqual(batches, [['a', 'b', 'c'], ['d', 'e'], ['z']]);
     assert.equal(scheduler.stats.batches, 3);
+    await Promise.all([
+      scheduler.submit(wrapped, 'p', { top_k: 1, function_to_apply: 'none' }),
+      scheduler.submit(wrapped, 'q', { function_to_apply: 'none', top_k: 1 }),
+    ]);
+    assert.deepEqual(batches.at(-1), ['p', 'q'], 'the same parameters in another key order share a batch');
   });
 
   it('groups inputs by length so that a long one does not pad a batch of short ones', async () => {
