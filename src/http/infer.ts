@@ -154,10 +154,10 @@ export function prepare(registry: Registry, name: string, body: InferenceBody): 
   checkUnicode(body.inputs, 'inputs');
   checkUnicode(parameters, 'parameters');
   const stream = body.stream === true;
-  if (stream && task.name !== 'text-generation') {
+  if (stream && !task.streams) {
     throw new ServeError(
       'invalid_request',
-      `"stream": true is for text-generation; ${task.name} answers at once`,
+      `"stream": true is for text generation; ${task.name} answers at once`,
     );
   }
   return { name, task, inputs: body.inputs, parameters, stream };

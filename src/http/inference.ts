@@ -11,7 +11,17 @@ import { streamGeneration } from './stream.ts';
 /** Each task's request and response as OpenAPI components, with a request that works on the demo model. */
 function taskSchemas(task: TaskDefinition): { request: TSchema & { $id: string }; response: TSchema } {
   const request = Type.Object(
-    { inputs: task.inputs, parameters: Type.Optional(task.parameters) },
+    {
+      inputs: task.inputs,
+      parameters: Type.Optional(task.parameters),
+      ...(task.streams
+        ? {
+            stream: Type.Optional(
+              Type.Boolean({ description: "Server-Sent Events, one per token (TGI's format)." }),
+            ),
+          }
+        : {}),
+    },
     { title: task.name, description: task.summary, examples: [task.example] },
   );
   return {

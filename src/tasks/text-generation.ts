@@ -77,6 +77,7 @@ export default defineTask({
   output: Type.Union([Type.Array(Generated), Type.Array(Type.Array(Generated))]),
   example: { inputs: 'Once upon a', parameters: { max_new_tokens: 20 } },
   splittable: false,
+  streams: true,
   async run(model, inputs, parameters, stream) {
     const isChat = Array.isArray(inputs) && typeof inputs[0] === 'object';
     const t = model.tokenizer;

@@ -90,6 +90,8 @@ export interface TaskDefinition<
   warmup?: (model: ModelContext) => { inputs: Static<I>; parameters?: Static<P> };
   /** Whether `parameters.split: "sentence"` applies (the inputs are plain text). */
   splittable: boolean;
+  /** Whether `"stream": true` answers token by token (Server-Sent Events). */
+  streams?: boolean;
   /** Whether results carry `start`/`end` character offsets into their input. */
   offsets?: boolean;
   /**

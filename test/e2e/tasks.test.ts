@@ -281,7 +281,12 @@ describe('@huggingface/inference InferenceClient with endpointUrl', () => {
 describe('OpenAPI and Swagger UI', () => {
   it('documents every task with its schema and an example that works on the demo models', async () => {
     const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
-      components: { schemas: Record<string, { example?: { inputs: unknown; parameters?: unknown } }> };
+      components: {
+        schemas: Record<
+          string,
+          { example?: { inputs: unknown; parameters?: unknown }; properties?: Record<string, unknown> }
+        >;
+      };
       paths: Record<string, { post?: unknown; get?: unknown }>;
     };
     assert.ok(doc.paths['/models/{name}']?.post, 'POST /models/{name} documented');
@@ -308,6 +313,10 @@ describe('OpenAPI and Swagger UI', () => {
       assert.equal(response.status, 200, `${task} example: ${JSON.stringify(response.body)}`);
       assert.equal(response.headers.get('x-hubserve-task'), task);
     }
+    const generation = doc.components.schemas['text-generation-request'] as {
+      properties?: Record<string, unknown>;
+    };
+    assert.ok(generation.properties?.stream, 'text generation documents "stream"');
     const ui = await fetch(`${server.url}/docs/`);
     assert.equal(ui.status, 200);
     assert.match(await ui.text(), /swagger/i);
