@@ -78,13 +78,20 @@ export function topK(values: readonly number[], k: number): number[] {
 /** Inputs per model call: bounds the padded tensor (and memory) whatever a request holds. */
 export const CHUNK = 32;
 
-/** Runs `fn` on consecutive chunks of `items` and concatenates the results, in order. */
+/**
+ * Runs `fn` on consecutive chunks of `items` and concatenates the results, in order; stops between
+ * chunks once the request is cancelled (its deadline passed or its client left).
+ */
 export async function inChunks<T, R>(
   items: readonly T[],
   fn: (chunk: T[], offset: number) => Promise<R[]>,
+  cancelled: () => boolean = () => false,
 ): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(...(await fn(items.slice(i, i + CHUNK), i)));
+  for (let i = 0; i < items.length; i += CHUNK) {
+    if (cancelled()) throw new ServeError('invalid_request', 'the request was cancelled');
+    out.push(...(await fn(items.slice(i, i + CHUNK), i)));
+  }
   return out;
 }
 

@@ -19,25 +19,34 @@ export async function embed(
   pooling: Pooling,
   normalize: boolean,
   truncate: boolean | undefined,
+  cancelled?: () => boolean,
 ): Promise<number[][] | number[][][]> {
   texts.forEach((text) => checkLength(model, truncate, text));
-  const vectors = await inChunks<string, number[] | number[][]>(texts, async (chunk) => {
-    const encoded = model.tokenizer(chunk, { padding: true, truncation: true, max_length: model.maxTokens });
-    const output = (await model.model(encoded)) as Record<string, Tensor | undefined>;
-    const hidden = output.last_hidden_state ?? output.token_embeddings ?? output.logits;
-    if (!hidden) throw new Error(`the model has none of last_hidden_state, token_embeddings, logits`);
-    const states = hidden.tolist() as number[][][];
-    const masks = (encoded.attention_mask as Tensor).tolist() as bigint[][];
-    return states.map((tokens, b) => {
-      const kept = tokens.filter((_, i) => masks[b]?.[i] === 1n);
-      if (pooling === 'none') return kept.map((v) => (normalize ? l2(v) : v));
-      const pooled =
-        pooling === 'cls'
-          ? (tokens[0] ?? [])
-          : (kept[0] ?? []).map((_, d) => kept.reduce((s, v) => s + (v[d] ?? 0), 0) / kept.length);
-      return normalize ? l2(pooled) : pooled;
-    });
-  });
+  const vectors = await inChunks<string, number[] | number[][]>(
+    texts,
+    async (chunk) => {
+      const encoded = model.tokenizer(chunk, {
+        padding: true,
+        truncation: true,
+        max_length: model.maxTokens,
+      });
+      const output = (await model.model(encoded)) as Record<string, Tensor | undefined>;
+      const hidden = output.last_hidden_state ?? output.token_embeddings ?? output.logits;
+      if (!hidden) throw new Error(`the model has none of last_hidden_state, token_embeddings, logits`);
+      const states = hidden.tolist() as number[][][];
+      const masks = (encoded.attention_mask as Tensor).tolist() as bigint[][];
+      return states.map((tokens, b) => {
+        const kept = tokens.filter((_, i) => masks[b]?.[i] === 1n);
+        if (pooling === 'none') return kept.map((v) => (normalize ? l2(v) : v));
+        const pooled =
+          pooling === 'cls'
+            ? (tokens[0] ?? [])
+            : (kept[0] ?? []).map((_, d) => kept.reduce((s, v) => s + (v[d] ?? 0), 0) / kept.length);
+        return normalize ? l2(pooled) : pooled;
+      });
+    },
+    cancelled,
+  );
   return vectors as number[][] | number[][][];
 }
 
@@ -63,13 +72,14 @@ export default defineTask({
   example: { inputs: 'A cat sits on the mat' },
   splittable: false,
   batching: 'unwrapped',
-  async run(model, inputs, parameters) {
+  async run(model, inputs, parameters, stream) {
     const vectors = await embed(
       model,
       asArray(inputs),
       parameters.pooling ?? 'mean',
       parameters.normalize ?? true,
       parameters.truncate,
+      stream?.cancelled,
     );
     return Array.isArray(inputs) ? vectors : (vectors[0] ?? []);
   },

@@ -21,13 +21,14 @@ export default defineTask({
     },
   },
   splittable: false,
-  async run(model, { source_sentence, sentences }, parameters) {
+  async run(model, { source_sentence, sentences }, parameters, stream) {
     const [source, ...others] = (await embed(
       model,
       [source_sentence, ...sentences],
       'mean',
       true,
       parameters.truncate,
+      stream?.cancelled,
     )) as number[][];
     return others.map((v) => round(v.reduce((s, x, i) => s + x * (source?.[i] ?? 0), 0)));
   },

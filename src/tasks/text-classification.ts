@@ -38,18 +38,23 @@ export async function classifyLogits(
   texts: string[],
   pairs: string[] | undefined,
   truncate: boolean | undefined,
+  cancelled?: () => boolean,
 ): Promise<number[][]> {
   texts.forEach((text, i) => checkLength(model, truncate, text, pairs?.[i]));
-  return inChunks(texts, async (chunk, offset) => {
-    const encoded = model.tokenizer(chunk, {
-      ...(pairs ? { text_pair: pairs.slice(offset, offset + chunk.length) } : {}),
-      padding: true,
-      truncation: true,
-      max_length: model.maxTokens,
-    });
-    const { logits } = (await model.model(encoded)) as { logits: Tensor };
-    return rows(logits);
-  });
+  return inChunks(
+    texts,
+    async (chunk, offset) => {
+      const encoded = model.tokenizer(chunk, {
+        ...(pairs ? { text_pair: pairs.slice(offset, offset + chunk.length) } : {}),
+        padding: true,
+        truncation: true,
+        max_length: model.maxTokens,
+      });
+      const { logits } = (await model.model(encoded)) as { logits: Tensor };
+      return rows(logits);
+    },
+    cancelled,
+  );
 }
 
 export default defineTask({
@@ -75,14 +80,14 @@ export default defineTask({
   example: { inputs: 'I love this wonderful film' },
   splittable: true,
   batching: 'wrapped',
-  async run(model, inputs, parameters) {
+  async run(model, inputs, parameters, stream) {
     const items = asArray(inputs);
     const texts = items.map((i) => (typeof i === 'string' ? i : i.text));
     const pairs = items.some((i) => typeof i !== 'string')
       ? items.map((i) => (typeof i === 'string' ? '' : i.text_pair))
       : undefined;
     const fn = parameters.function_to_apply ?? defaultScoreFunction(model);
-    const logits = await classifyLogits(model, texts, pairs, parameters.truncate);
+    const logits = await classifyLogits(model, texts, pairs, parameters.truncate, stream?.cancelled);
     return logits.map((row) =>
       score(row, fn)
         .map((s, i) => ({ label: model.labels[i] ?? `LABEL_${i}`, score: round(s) }))

@@ -31,12 +31,13 @@ export default defineTask({
   output: Type.Array(Ranked),
   example: { inputs: { query: 'football', texts: ['The team won the match', 'Stocks fell sharply'] } },
   splittable: false,
-  async run(model, { query, texts }, parameters) {
+  async run(model, { query, texts }, parameters, stream) {
     const logits = await classifyLogits(
       model,
       texts.map(() => query),
       texts,
       parameters.truncate,
+      stream?.cancelled,
     );
     const relevant = Math.max(
       0,

@@ -60,7 +60,7 @@ export default defineTask({
   },
   splittable: true,
   batching: 'unwrapped',
-  async run(model, inputs, parameters) {
+  async run(model, inputs, parameters, stream) {
     const { entailment, contradiction } = nliLabels(model);
     const labels = (
       typeof parameters.candidate_labels === 'string'
@@ -78,7 +78,7 @@ export default defineTask({
     const texts = asArray(inputs);
     const premises = texts.flatMap((text) => labels.map(() => text));
     const hypotheses = texts.flatMap(() => labels.map((l) => template.replace('{}', () => l)));
-    const logits = await classifyLogits(model, premises, hypotheses, parameters.truncate);
+    const logits = await classifyLogits(model, premises, hypotheses, parameters.truncate, stream?.cancelled);
     const results = texts.map((sequence, t) => {
       const own = logits.slice(t * labels.length, (t + 1) * labels.length);
       const scores = parameters.multi_label
