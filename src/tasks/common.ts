@@ -29,28 +29,52 @@ export const textParameters = {
 
 export const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
-/** Number of tokens (special tokens included) of a text, or of a text pair. */
-export function tokenCount(model: ModelContext, text: string, pair?: string): number {
-  const encoded = model.tokenizer(text, pair === undefined ? {} : { text_pair: pair });
-  return (encoded.input_ids as Tensor).dims.at(-1) ?? 0;
+function tooLong(model: ModelContext, tokens: number): ServeError {
+  return new ServeError(
+    'input_too_long',
+    `input has ${tokens} tokens; the model takes at most ${model.maxTokens}. Shorten it, or send "truncate": true.`,
+    { tokens, max_tokens: model.maxTokens },
+  );
 }
 
-/** Refuses an input longer than the model takes unless the request asked to truncate it. */
-export function checkLength(
+/**
+ * Tokenizes inputs for the model, once: cut to what the model takes when the request says truncate,
+ * else refused (422 input_too_long, with the token count) when one is longer.
+ */
+export function encode(
   model: ModelContext,
-  truncate: boolean | undefined,
-  text: string,
-  pair?: string,
-): void {
-  if (truncate) return;
-  const tokens = tokenCount(model, text, pair);
-  if (tokens > model.maxTokens) {
-    throw new ServeError(
-      'input_too_long',
-      `input has ${tokens} tokens; the model takes at most ${model.maxTokens}. Shorten it, or send "truncate": true.`,
-      { tokens, max_tokens: model.maxTokens },
-    );
+  texts: string | string[],
+  options: { truncate: boolean | undefined; pairs?: string[] },
+): Record<string, Tensor> {
+  const pairs = options.pairs ? { text_pair: options.pairs } : {};
+  let encoded: Record<string, Tensor>;
+  try {
+    encoded = model.tokenizer(texts, {
+      ...pairs,
+      padding: true,
+      truncation: options.truncate === true,
+      ...(options.truncate ? { max_length: model.maxTokens } : {}),
+    }) as Record<string, Tensor>;
+  } catch (error) {
+    // transformers.js pads a batch only up to the tokenizer's model_max_length: when that fails
+    // without truncation, an input is longer than that. Count it (rarely: only on this path).
+    if (options.truncate) throw error;
+    const ids = model.tokenizer(texts, { ...pairs, return_tensor: false }).input_ids as unknown as number[][];
+    throw tooLong(model, Math.max(...ids.map((row) => row.length)));
   }
+  if (!options.truncate) {
+    const mask = encoded.attention_mask as Tensor;
+    const width = mask.dims.at(-1) ?? 0;
+    const data = mask.data as BigInt64Array;
+    let tokens = 0;
+    for (let row = 0; row < data.length; row += width) {
+      let length = 0;
+      for (let k = row; k < row + width; k++) length += Number(data[k]);
+      tokens = Math.max(tokens, length);
+    }
+    if (tokens > model.maxTokens) throw tooLong(model, tokens);
+  }
+  return encoded;
 }
 
 export function softmax(values: readonly number[]): number[] {

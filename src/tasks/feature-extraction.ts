@@ -2,7 +2,7 @@
 // vectors.
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
-import { asArray, checkLength, inChunks, textParameters, Texts } from './common.ts';
+import { asArray, encode, inChunks, textParameters, Texts } from './common.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
 export type Pooling = 'mean' | 'cls' | 'none';
@@ -21,15 +21,10 @@ export async function embed(
   truncate: boolean | undefined,
   cancelled?: () => boolean,
 ): Promise<number[][] | number[][][]> {
-  texts.forEach((text) => checkLength(model, truncate, text));
   const vectors = await inChunks<string, number[] | number[][]>(
     texts,
     async (chunk) => {
-      const encoded = model.tokenizer(chunk, {
-        padding: true,
-        truncation: true,
-        max_length: model.maxTokens,
-      });
+      const encoded = encode(model, chunk, { truncate });
       const output = (await model.model(encoded)) as Record<string, Tensor | undefined>;
       const hidden = output.last_hidden_state ?? output.token_embeddings ?? output.logits;
       if (!hidden) throw new Error(`the model has none of last_hidden_state, token_embeddings, logits`);

@@ -2,7 +2,7 @@
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
 import { ServeError } from '../errors.ts';
-import { asArray, checkLength, round, softmax, Texts, textParameters, topK } from './common.ts';
+import { asArray, encode, round, softmax, Texts, textParameters, topK } from './common.ts';
 import { defineTask } from './types.ts';
 
 const Fill = Type.Object({
@@ -41,8 +41,7 @@ export default defineTask({
           mask_token: t.mask_token,
         });
       }
-      checkLength(model, parameters.truncate, text);
-      const encoded = t(text, { truncation: true, max_length: model.maxTokens });
+      const encoded = encode(model, text, { truncate: parameters.truncate });
       const ids = ((encoded.input_ids as Tensor).tolist()[0] as bigint[]).map(Number);
       const at = ids.indexOf(t.mask_token_id);
       if (at < 0) {

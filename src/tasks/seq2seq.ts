@@ -1,7 +1,7 @@
 // What summarization, translation and text2text-generation share: encoder-decoder generation. The
 // three differ only in name, answer key and wording.
 import Type, { type TString } from 'typebox';
-import { asArray, checkLength, Texts, textParameters } from './common.ts';
+import { asArray, encode, Texts, textParameters } from './common.ts';
 import { generate, generationParameters } from './generation.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
@@ -18,8 +18,7 @@ async function runSeq2Seq(
   options: Parameters<typeof generate>[3] & { truncate?: boolean },
 ): Promise<Record<string, string>[]> {
   const texts = asArray(inputs);
-  texts.forEach((text) => checkLength(model, options.truncate, text));
-  const encoded = model.tokenizer(texts, { padding: true, truncation: true, max_length: model.maxTokens });
+  const encoded = encode(model, texts, { truncate: options.truncate });
   // The decoder starts from its start token, which is not part of the answer.
   const generated = await generate(model, encoded, 1, options);
   return generated.texts.map((text) => ({ [key]: text }));

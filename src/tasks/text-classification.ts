@@ -1,17 +1,7 @@
 // text-classification: one text or a text pair (NLI, paraphrase) -> labels with scores, best first.
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
-import {
-  asArray,
-  checkLength,
-  inChunks,
-  rows,
-  round,
-  sigmoid,
-  softmax,
-  Text,
-  textParameters,
-} from './common.ts';
+import { asArray, encode, inChunks, rows, round, sigmoid, softmax, Text, textParameters } from './common.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
 const Pair = Type.Object({ text: Text, text_pair: Text }, { additionalProperties: false });
@@ -40,15 +30,12 @@ export async function classifyLogits(
   truncate: boolean | undefined,
   cancelled?: () => boolean,
 ): Promise<number[][]> {
-  texts.forEach((text, i) => checkLength(model, truncate, text, pairs?.[i]));
   return inChunks(
     texts,
     async (chunk, offset) => {
-      const encoded = model.tokenizer(chunk, {
-        ...(pairs ? { text_pair: pairs.slice(offset, offset + chunk.length) } : {}),
-        padding: true,
-        truncation: true,
-        max_length: model.maxTokens,
+      const encoded = encode(model, chunk, {
+        truncate,
+        ...(pairs ? { pairs: pairs.slice(offset, offset + chunk.length) } : {}),
       });
       const { logits } = (await model.model(encoded)) as { logits: Tensor };
       return rows(logits);

@@ -2,7 +2,7 @@
 // aggregation strategies.
 import type { Tensor } from '@huggingface/transformers';
 import Type, { type Static } from 'typebox';
-import { asArray, checkLength, rows, round, softmax, Texts, textParameters } from './common.ts';
+import { asArray, encode, rows, round, softmax, Texts, textParameters } from './common.ts';
 import { tokenSpans, type TokenSpan } from './offsets.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
@@ -112,8 +112,7 @@ export default defineTask({
     const texts = asArray(inputs);
     const results = [];
     for (const text of texts) {
-      checkLength(model, parameters.truncate, text);
-      const encoded = model.tokenizer(text, { truncation: true, max_length: model.maxTokens });
+      const encoded = encode(model, text, { truncate: parameters.truncate });
       const { logits } = (await model.model(encoded)) as { logits: Tensor };
       const perToken = rows<number[][]>(logits)[0] ?? [];
       const ids = (encoded.input_ids as Tensor).tolist()[0] as bigint[];
