@@ -102,6 +102,7 @@ async function load(spec: LoadSpec): Promise<Loaded> {
     config,
     labels,
     maxTokens: maxTokens(config, tokenizer.model_max_length),
+    counts: { input: [], output: [] },
   };
   const loaded = performance.now();
   const warmup = task.warmup?.(context) ?? task.example;
@@ -152,13 +153,14 @@ load(spec).then(
       queue = queue.then(async () => {
         try {
           if (cancelled.has(id)) throw new ServeError('invalid_request', 'the client went away');
+          context.counts = { input: [], output: [] };
           const output = await taskOf(message.task).run(
             context,
             message.inputs as never,
             message.parameters as never,
             stream,
           );
-          send({ type: 'result', id, output });
+          send({ type: 'result', id, output, counts: context.counts });
         } catch (error) {
           send({ type: 'failed', id, error: toWire(error) });
         } finally {

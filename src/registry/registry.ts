@@ -4,14 +4,19 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelConfigEntry } from '../config/schema.ts';
-import { ModelRunner, type ModelInfo, type RunOptions } from '../engine/runner.ts';
-import { DEFAULT_BATCHING, Scheduler, type SchedulerStats } from '../scheduler/scheduler.ts';
+import { ModelRunner, type ModelInfo } from '../engine/runner.ts';
+import {
+  DEFAULT_BATCHING,
+  Scheduler,
+  type SchedulerStats,
+  type SubmitOptions,
+} from '../scheduler/scheduler.ts';
 import { isServeError, ServeError } from '../errors.ts';
 import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedModel } from '../hub/index.ts';
 import { loadHandler } from '../tasks/handler.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 
-export type { RunOptions } from '../engine/runner.ts';
+export type { SubmitOptions as RunOptions, Usage } from '../scheduler/scheduler.ts';
 
 export type ModelState = 'resolving' | 'loading' | 'ready' | 'failed';
 
@@ -155,7 +160,7 @@ export class Registry {
     task: string,
     inputs: unknown,
     parameters: Record<string, unknown>,
-    options: RunOptions = {},
+    options: SubmitOptions = {},
   ): Promise<unknown> {
     const view = this.ready(name);
     const definition = view.definitions.find((d) => d.name === task);

@@ -5,6 +5,22 @@
 import { ServeError } from '../errors.ts';
 import type { RunOptions } from '../engine/runner.ts';
 import type { TaskDefinition } from '../tasks/index.ts';
+import type { TokenCounts } from '../tasks/types.ts';
+
+/** Tokens one request read and generated. */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface SubmitOptions {
+  /** Stream generated tokens (such a request runs alone). */
+  onToken?: RunOptions['onToken'];
+  /** Cancel it, queued or running. */
+  signal?: AbortSignal;
+  /** Receive its token usage just before its answer. */
+  onUsage?: (usage: Usage) => void;
+}
 
 export interface BatchingSettings {
   /** Inputs in one batch. */
@@ -50,7 +66,7 @@ interface Job {
   single: boolean;
   raw: unknown;
   parameters: Record<string, unknown>;
-  options: RunOptions;
+  options: SubmitOptions;
   /** Aborted when the client leaves or the deadline passes: cancels the work, queued or running. */
   cancel: AbortController;
   /** Jobs with equal keys may share a batch. */
@@ -84,6 +100,18 @@ function estimateTokens(input: unknown): number {
     );
   }
   return 2;
+}
+
+/**
+ * A job's share of its batch's token counts: inputs [offset, offset + count) of `total`. Jobs of a
+ * batch share their parameters, so every input of it has the same number of rows.
+ */
+function usageShare(counts: TokenCounts, total: number, offset: number, count: number): Usage {
+  const share = (rows: number[]): number => {
+    const perInput = rows.length / total;
+    return rows.slice(offset * perInput, (offset + count) * perInput).reduce((a, b) => a + b, 0);
+  };
+  return { inputTokens: share(counts.input), outputTokens: share(counts.output) };
 }
 
 export interface SchedulerStats {
@@ -125,7 +153,7 @@ export class Scheduler {
     task: TaskDefinition,
     inputs: unknown,
     parameters: Record<string, unknown>,
-    options: RunOptions = {},
+    options: SubmitOptions = {},
   ): Promise<unknown> {
     const { signal } = options;
     if (this.slots() === 0) {
@@ -263,9 +291,16 @@ export class Scheduler {
     this.batches++;
     this.batchedInputs += batch.reduce((n, j) => n + j.inputs.length, 0);
     // A job running alone can stream and be cancelled; a shared batch runs to its end.
-    const alone = batch.length === 1 ? { ...first.options, signal: first.cancel.signal } : {};
+    const alone = batch.length === 1 ? { onToken: first.options.onToken, signal: first.cancel.signal } : {};
     const total = batch.reduce((n, j) => n + j.inputs.length, 0);
-    this.runBatch(first.task.name, inputs, first.parameters, alone)
+    const onCounts = (counts: TokenCounts): void => {
+      let offset = 0;
+      for (const job of batch) {
+        job.options.onUsage?.(usageShare(counts, total, offset, job.inputs.length));
+        offset += job.inputs.length;
+      }
+    };
+    this.runBatch(first.task.name, inputs, first.parameters, { ...alone, onCounts })
       .then(
         (output) => {
           if (!first.task.batching) return this.settle(first, () => first.resolve(output));

@@ -62,19 +62,24 @@ export function encode(
     const ids = model.tokenizer(texts, { ...pairs, return_tensor: false }).input_ids as unknown as number[][];
     throw tooLong(model, Math.max(...ids.map((row) => row.length)));
   }
-  if (!options.truncate) {
-    const mask = encoded.attention_mask as Tensor;
-    const width = mask.dims.at(-1) ?? 0;
-    const data = mask.data as BigInt64Array;
-    let tokens = 0;
-    for (let row = 0; row < data.length; row += width) {
-      let length = 0;
-      for (let k = row; k < row + width; k++) length += Number(data[k]);
-      tokens = Math.max(tokens, length);
-    }
-    if (tokens > model.maxTokens) throw tooLong(model, tokens);
-  }
+  const lengths = rowLengths(encoded.attention_mask as Tensor);
+  const longest = Math.max(0, ...lengths);
+  if (!options.truncate && longest > model.maxTokens) throw tooLong(model, longest);
+  model.counts.input.push(...lengths);
   return encoded;
+}
+
+/** Tokens in each row of a padded batch, from its attention mask. */
+export function rowLengths(mask: Tensor): number[] {
+  const width = mask.dims.at(-1) ?? 0;
+  const data = mask.data as BigInt64Array;
+  const lengths: number[] = [];
+  for (let row = 0; row < data.length; row += width) {
+    let length = 0;
+    for (let k = row; k < row + width; k++) length += Number(data[k]);
+    lengths.push(length);
+  }
+  return lengths;
 }
 
 export function softmax(values: readonly number[]): number[] {

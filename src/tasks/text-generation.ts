@@ -1,7 +1,8 @@
 // text-generation: continue a prompt (or answer chat messages through the model's chat template).
 import Type from 'typebox';
 import { ServeError } from '../errors.ts';
-import { asArray, Text, textParameters } from './common.ts';
+import type { Tensor } from '@huggingface/transformers';
+import { asArray, rowLengths, Text, textParameters } from './common.ts';
 import { DEFAULT_MAX_NEW_TOKENS, generate, generationParameters } from './generation.ts';
 import { defineTask, type ModelContext } from './types.ts';
 
@@ -97,6 +98,7 @@ export default defineTask({
       add_special_tokens: t.add_bos_token ?? false,
     });
     const promptLength = (encoded.input_ids as { dims: number[] }).dims[1] ?? 0;
+    model.counts.input.push(...rowLengths(encoded.attention_mask as Tensor));
     if (promptLength === 0) throw new ServeError('invalid_input', 'the prompt is empty once tokenized');
     const generated = await generate(model, encoded, promptLength, parameters, stream);
     const answers = generated.texts.map((text, i) => ({

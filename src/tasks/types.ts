@@ -55,6 +55,15 @@ export interface TokenStream {
 /** The @huggingface/transformers module, handed to tasks by the worker that loaded it. */
 export type Runtime = typeof Transformers;
 
+/**
+ * Tokens a run read and generated, one count per row in the order the task tokenized or generated
+ * them (a row is an input, or an input with one of its pairs).
+ */
+export interface TokenCounts {
+  input: number[];
+  output: number[];
+}
+
 /** A loaded model as a task's `run` sees it, inside a worker. */
 export interface ModelContext {
   runtime: Runtime;
@@ -65,6 +74,8 @@ export interface ModelContext {
   maxTokens: number;
   /** Labels in id order, for classifiers. */
   labels: string[];
+  /** Counts of the run in progress (a worker runs one at a time): encode() and generate() add to them. */
+  counts: TokenCounts;
 }
 
 export interface TaskDefinition<

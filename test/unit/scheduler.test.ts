@@ -55,6 +55,33 @@ describe('Scheduler', () => {
     assert.equal(single, '#f', "an 'unwrapped' task answers a single input with its result alone");
   });
 
+  it("gives each request of a batch its own share of the batch's token counts", async () => {
+    // Two rows per input (an input and its pair, say); input i has i + 1 tokens a row, and generates 10 * i.
+    const scheduler = new Scheduler(
+      async (_task, inputs, _parameters, options) => {
+        const items = inputs as number[];
+        options?.onCounts?.({
+          input: items.flatMap((i) => [i + 1, i + 1]),
+          output: items.map((i) => 10 * i),
+        });
+        return items;
+      },
+      () => 1,
+    );
+    const usages: unknown[] = [];
+    await Promise.all(
+      [[0], [1, 2], [3]].map((inputs) =>
+        scheduler.submit(wrapped, inputs, {}, { onUsage: (usage) => usages.push({ inputs, ...usage }) }),
+      ),
+    );
+    assert.equal(scheduler.stats.batches, 1, 'one shared batch');
+    assert.deepEqual(usages, [
+      { inputs: [0], inputTokens: 2, outputTokens: 0 },
+      { inputs: [1, 2], inputTokens: 10, outputTokens: 30 },
+      { inputs: [3], inputTokens: 8, outputTokens: 30 },
+    ]);
+  });
+
   it('keeps batches within max_batch_size, and requests with other parameters apart', async () => {
     const { scheduler, batches } = model(1, 10, { max_batch_size: 3 });
     await Promise.all([
