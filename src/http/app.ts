@@ -9,7 +9,9 @@ import { errorBody, frameworkError, registerErrorHandling } from './errors.ts';
 import { conversationRoutes } from './conversation.ts';
 import { healthRoutes } from './health.ts';
 import { inferenceRoutes } from './inference.ts';
+import { Metrics, metricsRoutes } from './metrics.ts';
 import { modelRoutes } from './models.ts';
+import { openaiRoutes } from './openai/index.ts';
 
 export interface AppOptions {
   registry: Registry;
@@ -69,7 +71,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         version: options.version ?? '0.0.0',
         description: 'Hugging Face Hub NLP models behind the Hugging Face Inference API shapes.',
       },
-      tags: [{ name: 'inference' }, { name: 'models' }, { name: 'health' }],
+      tags: [
+        { name: 'inference' },
+        { name: 'models' },
+        { name: 'health' },
+        { name: 'openai', description: 'OpenAI-compatible routes' },
+      ],
     },
     // Components keep their $id as their name (ErrorResponse, Model) instead of def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -77,12 +84,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes, { registry: options.registry });
   await app.register(modelRoutes, { registry: options.registry });
-  await app.register(inferenceRoutes, { registry: options.registry });
+  const metrics = new Metrics(options.registry);
+  await app.register(metricsRoutes, { metrics });
+  await app.register(inferenceRoutes, { registry: options.registry, metrics });
   await app.register(conversationRoutes, {
     registry: options.registry,
     maxMessageBytes: options.maxBodyBytes,
     maxInFlight: options.maxInFlightPerConnection,
   });
+  await app.register(openaiRoutes, { prefix: '/v1', registry: options.registry, metrics });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

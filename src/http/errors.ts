@@ -66,14 +66,19 @@ function fromFastify(error: FastifyError): ServeError {
   }
 }
 
-/** The error body; an internal error's own message stays in the log, not in the answer. */
+/** What the client is told; an internal error's own message stays in the log, not in the answer. */
+export const publicMessage = (error: ServeError, requestId: string): string =>
+  error.code === 'internal'
+    ? `internal error; the server log has the details (request ${requestId})`
+    : error.message;
+
+/** The error body of the server's own contract. */
 export function errorBody(error: ServeError, requestId: string): { error: Record<string, unknown> } {
-  const message =
-    error.code === 'internal'
-      ? `internal error; the server log has the details (request ${requestId})`
-      : error.message;
-  return { error: { ...error.details, code: error.code, message } };
+  return { error: { ...error.details, code: error.code, message: publicMessage(error, requestId) } };
 }
+
+/** How a group of routes words its errors (hubserve's contract, OpenAI's, KServe's). */
+export type ErrorFormat = (error: ServeError, status: number, requestId: string) => unknown;
 
 /** Errors the router raises before any handler (a bad URL, a too-long path segment). */
 export function frameworkError(error: FastifyError): ServeError {
@@ -84,18 +89,28 @@ export function frameworkError(error: FastifyError): ServeError {
   return new ServeError('invalid_request', message);
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.addSchema(ErrorResponse);
+/**
+ * Errors of the routes in `app`'s scope: the status from the one table, the body in `format`. The root
+ * app uses the contract's format; a plugin for another protocol calls this with its own.
+ */
+export function handleErrors(
+  app: FastifyInstance,
+  format: ErrorFormat = (e, _s, id) => errorBody(e, id),
+): void {
   app.setErrorHandler((raw: FastifyError | ServeError, request, reply) => {
     const error = isServeError(raw) ? raw : fromFastify(raw);
     const status = STATUS[error.code] ?? 500; // a handler may throw a code of its own
     if (status >= 500) request.log.error({ err: raw }, error.message);
     if (status === 503) void reply.header('Retry-After', String(RETRY_AFTER_S));
-    return reply.status(status).send(errorBody(error, request.id));
+    return reply.status(status).send(format(error, status, request.id));
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .status(404)
-      .send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ServeError('not_found', `no route ${request.method} ${request.url}`);
+    return reply.status(404).send(format(error, 404, request.id));
+  });
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.addSchema(ErrorResponse);
+  handleErrors(app);
 }

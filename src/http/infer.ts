@@ -98,7 +98,7 @@ async function bySentence(
   task: TaskDefinition,
   inputs: unknown,
   parameters: Record<string, unknown>,
-  signal: AbortSignal | undefined,
+  options: RunOptions,
 ): Promise<unknown> {
   if (!task.splittable)
     throw new ServeError('invalid_request', `${task.name} does not take split: "sentence"`);
@@ -123,7 +123,7 @@ async function bySentence(
         task.name,
         all.map((s) => s.text),
         rest,
-        { signal },
+        options,
       )) as unknown[])
     : [];
   let next = 0;
@@ -144,10 +144,24 @@ export interface Prepared {
   stream: boolean;
 }
 
-/** Checks a request against the model it names; throws the contract's errors. */
-export function prepare(registry: Registry, name: string, body: InferenceBody): Prepared {
+/** The task a route asks of the model, whatever the request's shape (an OpenAI or KServe route). */
+function namedTask(model: ReadyModel, name: string): TaskDefinition {
+  const task = model.definitions.find((d) => d.name === name);
+  if (task) return task;
+  throw new ServeError(
+    'task_not_supported',
+    `model "${model.name}" does ${model.tasks.join(', ')}; this route needs ${name}`,
+    { tasks: model.tasks },
+  );
+}
+
+/**
+ * Checks a request against the model it names, for `task` or else the task its shape asks for;
+ * throws the contract's errors.
+ */
+export function prepare(registry: Registry, name: string, body: InferenceBody, taskName?: string): Prepared {
   const model = registry.ready(name);
-  const task = requestedTask(model, body);
+  const task = taskName === undefined ? requestedTask(model, body) : namedTask(model, taskName);
   const parameters = body.parameters ?? {};
   check(task, 'inputs', body.inputs);
   check(task, 'parameters', parameters);
@@ -168,9 +182,8 @@ export function answer(registry: Registry, request: Prepared, options: RunOption
   const { name, task, inputs, parameters } = request;
   // A stream's last event carries the details, asked for or not.
   if (request.stream) return registry.run(name, task.name, inputs, { ...parameters, details: true }, options);
-  if (parameters.split === 'sentence')
-    return bySentence(registry, name, task, inputs, parameters, options.signal);
-  return registry.run(name, task.name, inputs, parameters, {
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  // Only a stream takes tokens one by one; a request without onToken may share a batch.
+  const { onToken: _, ...whole } = options;
+  if (parameters.split === 'sentence') return bySentence(registry, name, task, inputs, parameters, whole);
+  return registry.run(name, task.name, inputs, parameters, whole);
 }

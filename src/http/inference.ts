@@ -6,6 +6,7 @@ import type { Registry } from '../registry/registry.ts';
 import { TASK_NAMES, TASKS, type TaskDefinition } from '../tasks/index.ts';
 import { errorResponses } from './errors.ts';
 import { answer, type InferenceBody, prepare } from './infer.ts';
+import type { Metrics } from './metrics.ts';
 import { streamGeneration } from './stream.ts';
 
 /** Each task's request and response as OpenAPI components, with a request that works on the demo model. */
@@ -30,30 +31,36 @@ function taskSchemas(task: TaskDefinition): { request: TSchema & { $id: string }
   };
 }
 
+/** Aborted when the client leaves before its answer is sent: its queued or running work is dropped. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}
+
 export interface InferenceRoutesOptions {
   registry: Registry;
+  metrics: Metrics;
 }
 
 export async function inferenceRoutes(
   app: FastifyInstance,
-  { registry }: InferenceRoutesOptions,
+  { registry, metrics }: InferenceRoutesOptions,
 ): Promise<void> {
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const params = request.params as { org?: string; name: string };
     const name = params.org ? `${params.org}/${params.name}` : params.name;
+    const labels = metrics.track(reply, name);
     const prepared = prepare(registry, name, request.body as InferenceBody);
+    labels.task = prepared.task.name;
     void reply.header('X-Hubserve-Task', prepared.task.name);
-    // A client that leaves before its answer takes its queued work with it.
-    const gone = new AbortController();
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) gone.abort();
-    });
+    const signal = clientGone(reply);
     if (prepared.stream) {
-      return streamGeneration(reply, (onToken) =>
-        answer(registry, prepared, { signal: gone.signal, onToken }),
-      );
+      return streamGeneration(reply, (onToken) => answer(registry, prepared, { signal, onToken }));
     }
-    return answer(registry, prepared, { signal: gone.signal });
+    return answer(registry, prepared, { signal });
   };
   const tasks = TASK_NAMES.map((name) => taskSchemas(TASKS[name]));
   for (const { request, response } of tasks) {

@@ -1,0 +1,49 @@
+// POST /v1/completions: continue a prompt (or several, one choice each).
+import type { FastifyInstance } from 'fastify';
+import Type, { type Static } from 'typebox';
+import { type Dialect, generateResponse, samplingFields } from './generation.ts';
+import type { OpenAIRoutesOptions } from './index.ts';
+
+const Prompt = Type.String({ minLength: 1 });
+
+const CompletionRequest = Type.Object(
+  {
+    ...samplingFields,
+    prompt: Type.Union([Prompt, Type.Array(Prompt, { minItems: 1, maxItems: 64 })], {
+      description: 'Text or texts (token ids are not accepted: send text).',
+    }),
+    echo: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    suffix: Type.Optional(Type.Null({ description: 'Not supported.' })),
+    best_of: Type.Optional(Type.Union([Type.Literal(1), Type.Null()])),
+  },
+  {
+    $id: 'OpenAICompletionRequest',
+    examples: [{ model: 'gpt2', prompt: 'Once upon a', max_tokens: 20 }],
+  },
+);
+
+const completion: Dialect = {
+  object: 'text_completion',
+  chunkObject: 'text_completion',
+  idPrefix: 'cmpl',
+  choice: (text, finish_reason, index) => ({ index, text, finish_reason, logprobs: null }),
+  delta: (text, finish_reason) => ({ index: 0, text, finish_reason, logprobs: null }),
+};
+
+export async function completionRoutes(app: FastifyInstance, options: OpenAIRoutesOptions): Promise<void> {
+  app.post(
+    '/completions',
+    { schema: { summary: 'Text completion (OpenAI)', tags: ['openai'], body: CompletionRequest } },
+    async (request, reply) => {
+      const body = request.body as Static<typeof CompletionRequest>;
+      return generateResponse({
+        ...options,
+        reply,
+        body,
+        inputs: body.prompt,
+        ...(body.echo ? { extra: { return_full_text: true } } : {}),
+        dialect: completion,
+      });
+    },
+  );
+}
