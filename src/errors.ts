@@ -11,6 +11,11 @@ export const ERROR_CODES = [
   'not_found', // no such route
   'model_not_found', // no served model by that name
   'task_not_supported', // the model cannot do what was asked
+  // callers
+  'unauthorized', // no API key, or not one of ours
+  'forbidden', // a key without the scope the route needs
+  'rate_limited', // the tenant's requests per second, over its burst
+  'quota_exceeded', // the key's requests for the day
   // model sources
   'repo_not_found',
   'revision_not_found',

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The hubserve command line: serve and pull.
+// The hubserve command line: serve, pull, key and bench.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { newKey, SCOPES, type Scope } from '../auth/keys.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { benchCommand } from '../bench/command.ts';
@@ -32,6 +33,7 @@ program
   .option('--host <host>', 'interface to listen on (env HUBSERVE_HOST; default 127.0.0.1)')
   .option('-p, --port <port>', 'port (env HUBSERVE_PORT; default 8080)', (v) => Number(v))
   .option('--offline', 'use the Hugging Face cache only (also HF_HUB_OFFLINE=1)')
+  .option('--insecure', 'listen beyond loopback without API keys (env HUBSERVE_INSECURE)')
   .addOption(new Option('--log-level <level>', 'log level (env HUBSERVE_LOG_LEVEL)'))
   .option('--task <task>', 'task of the models named on the command line')
   .option('--dtype <dtype>', 'weights of the models named on the command line (fp32, q8, fp16, q4, ...)')
@@ -45,6 +47,7 @@ program
         host: flags.host,
         port: flags.port,
         offline: flags.offline,
+        insecure: flags.insecure,
         log_level: flags.logLevel,
       }) as Partial<Config>,
     });
@@ -75,6 +78,19 @@ program
       onProgress: progressReporter(),
     });
     for (const model of pulled) console.log(`${model.source} -> ${model.path}`);
+  });
+
+program
+  .command('key')
+  .description('Make an API key: prints the key (give it to its holder) and the config entry (its hash).')
+  .argument('<name>', 'who holds it')
+  .addOption(new Option('--scopes <scopes...>', 'what it may do').choices([...SCOPES]).default(['infer']))
+  .option('--tenant <tenant>', 'whom it acts for (default: its name)')
+  .action((name: string, flags: { scopes: Scope[]; tenant?: string }) => {
+    const { key, hash } = newKey();
+    const tenant = flags.tenant ? `, tenant: ${flags.tenant}` : '';
+    console.log(`key: ${key}\n\n# hubserve.yaml\napi_keys:`);
+    console.log(`  - { name: ${name}, hash: "${hash}", scopes: [${flags.scopes.join(', ')}]${tenant} }`);
   });
 
 function definedOnly(values: Record<string, unknown>): Record<string, unknown> {

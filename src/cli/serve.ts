@@ -1,7 +1,10 @@
 // `hubserve serve`: resolve and load every configured model, then serve HTTP until SIGTERM/SIGINT.
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config/schema.ts';
+import { Keyring } from '../auth/keys.ts';
+import { ServeError } from '../errors.ts';
 import { buildApp } from '../http/app.ts';
+import { isLoopback } from '../http/auth.ts';
 import { type HubSettings, progressReporter } from '../hub/index.ts';
 import { Registry } from '../registry/registry.ts';
 
@@ -14,10 +17,22 @@ export interface Server {
 }
 
 /** Starts the server: models load (in parallel) before the port opens, so traffic finds them warm. */
+/** Refuses to expose a server without API keys, unless told --insecure. */
+export function checkExposure(config: Config): void {
+  if (isLoopback(config.host) || config.api_keys.length > 0 || config.insecure) return;
+  throw new ServeError(
+    'invalid_config',
+    `refusing to listen on ${config.host} without API keys: anyone who reaches it could use it. ` +
+      'Add api_keys to the config (`hubserve key NAME` makes one), or pass --insecure to serve openly.',
+  );
+}
+
 export async function startServer(config: Config, hub: HubSettings, version: string): Promise<Server> {
+  checkExposure(config);
   const registry = new Registry({ hub, onProgress: progressReporter() });
   const app = await buildApp({
     registry,
+    ...(config.api_keys.length ? { keyring: new Keyring(config.api_keys, config.rate_limit) } : {}),
     maxBodyBytes: config.max_body_bytes,
     maxInFlightPerConnection: config.max_in_flight_per_connection,
     logger: { level: config.log_level },

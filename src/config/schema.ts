@@ -1,6 +1,7 @@
 // The configuration's one schema: the YAML file, HUBSERVE_* environment variables and CLI flags are
 // all read into this shape and validated by it.
 import Type, { type Static, type TSchema } from 'typebox';
+import { SCOPES } from '../auth/keys.ts';
 import { DEVICES } from '../engine/protocol.ts';
 import { DTYPES } from '../hub/index.ts';
 import { TASK_NAMES } from '../tasks/types.ts';
@@ -79,6 +80,32 @@ export const ModelSchema = Type.Object(
   { additionalProperties: false },
 );
 
+const RateLimitSchema = Type.Object(
+  {
+    requests_per_s: Type.Number({ exclusiveMinimum: 0, description: 'Sustained requests per second.' }),
+    burst: Type.Integer({ minimum: 1, description: 'Requests allowed at once above the rate.' }),
+  },
+  { additionalProperties: false, description: 'Token bucket of a tenant (429 + Retry-After past it).' },
+);
+
+export const ApiKeySchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, description: 'Who holds it (shown in logs).' }),
+    hash: Type.String({
+      pattern: '^sha256:[0-9a-f]{64}$',
+      description: 'sha256 of the key, never the key: `hubserve key NAME` prints both.',
+    }),
+    scopes: Type.Array(Type.Enum(SCOPES), {
+      minItems: 1,
+      description: 'infer (run models), metrics (read /metrics), admin (all).',
+    }),
+    tenant: Type.Optional(Type.String({ minLength: 1, description: 'Whom it acts for (default its name).' })),
+    rate_limit: Type.Optional(RateLimitSchema),
+    daily_quota: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests per UTC day.' })),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ description: 'Interface to listen on (default 127.0.0.1).' }),
@@ -94,6 +121,11 @@ export const ConfigSchema = Type.Object(
       maximum: 10_000,
       description: 'Messages a conversation socket may have in flight (default 64).',
     }),
+    api_keys: Type.Array(ApiKeySchema, {
+      description: 'Bearer keys; with none, only a loopback (or --insecure) server starts.',
+    }),
+    rate_limit: Type.Optional(RateLimitSchema),
+    insecure: Type.Boolean({ description: 'Listen beyond loopback without API keys (default false).' }),
   },
   { additionalProperties: false },
 );
@@ -109,6 +141,8 @@ export const DEFAULTS: Config = {
   log_level: 'info',
   max_body_bytes: 1024 * 1024,
   max_in_flight_per_connection: 64,
+  api_keys: [],
+  insecure: false,
 };
 
 /** The schema's scalar keys, as paths (env vars and flags exist for these). */

@@ -3,18 +3,23 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import type { Keyring } from '../auth/keys.ts';
 import { ServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
+import { registerAuth } from './auth.ts';
 import { errorBody, frameworkError, registerErrorHandling } from './errors.ts';
 import { conversationRoutes } from './conversation.ts';
 import { healthRoutes } from './health.ts';
 import { inferenceRoutes } from './inference.ts';
+import { kserveRoutes } from './kserve.ts';
 import { Metrics, metricsRoutes } from './metrics.ts';
 import { modelRoutes } from './models.ts';
 import { openaiRoutes } from './openai/index.ts';
 
 export interface AppOptions {
   registry: Registry;
+  /** API keys; without them every route is open (a loopback server, or one started --insecure). */
+  keyring?: Keyring;
   maxBodyBytes: number;
   /** Messages one conversation socket may have in flight. */
   maxInFlightPerConnection: number;
@@ -64,6 +69,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   registerErrorHandling(app);
+  registerAuth(app, options.keyring);
   await app.register(swagger, {
     openapi: {
       info: {
@@ -76,6 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'models' },
         { name: 'health' },
         { name: 'openai', description: 'OpenAI-compatible routes' },
+        { name: 'kserve', description: 'KServe Open Inference Protocol v2' },
       ],
     },
     // Components keep their $id as their name (ErrorResponse, Model) instead of def-N.
@@ -93,6 +100,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     maxInFlight: options.maxInFlightPerConnection,
   });
   await app.register(openaiRoutes, { prefix: '/v1', registry: options.registry, metrics });
+  await app.register(kserveRoutes, {
+    registry: options.registry,
+    metrics,
+    version: options.version ?? '0.0.0',
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

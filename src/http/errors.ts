@@ -13,6 +13,10 @@ export const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   model_not_found: 404,
   task_not_supported: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  rate_limited: 429,
+  quota_exceeded: 429,
   repo_not_found: 404,
   revision_not_found: 404,
   gated_repo: 401,
@@ -31,7 +35,7 @@ export const STATUS: Record<ErrorCode, number> = {
 };
 
 /** Seconds a client should wait before retrying a 503. */
-const RETRY_AFTER_S = 1;
+export const RETRY_AFTER_S = 1;
 
 export const ErrorResponse = Type.Object(
   {
@@ -101,7 +105,9 @@ export function handleErrors(
     const error = isServeError(raw) ? raw : fromFastify(raw);
     const status = STATUS[error.code] ?? 500; // a handler may throw a code of its own
     if (status >= 500) request.log.error({ err: raw }, error.message);
-    if (status === 503) void reply.header('Retry-After', String(RETRY_AFTER_S));
+    const retryAfter = status === 503 ? RETRY_AFTER_S : error.details.retry_after_s;
+    if (typeof retryAfter === 'number') void reply.header('Retry-After', String(retryAfter));
+    if (error.code === 'unauthorized') void reply.header('WWW-Authenticate', 'Bearer realm="hubserve"');
     return reply.status(status).send(format(error, status, request.id));
   });
   app.setNotFoundHandler((request, reply) => {

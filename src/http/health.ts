@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import type { Registry } from '../registry/registry.ts';
+import { RETRY_AFTER_S } from './errors.ts';
 
 const Status = Type.Object({
   status: Type.String(),
@@ -13,16 +14,22 @@ export async function healthRoutes(
   { registry }: { registry: Registry },
 ): Promise<void> {
   const tags = ['health'];
-  app.get('/health', { schema: { summary: 'Liveness', tags, response: { 200: Status } } }, async () => ({
-    status: 'ok',
-  }));
+  const config = { scope: 'public' as const }; // probes carry no key
+  app.get(
+    '/health',
+    { config, schema: { summary: 'Liveness', tags, response: { 200: Status } } },
+    async () => ({ status: 'ok' }),
+  );
   app.get(
     '/ready',
-    { schema: { summary: 'Readiness: all models warm', tags, response: { 200: Status, 503: Status } } },
+    {
+      config,
+      schema: { summary: 'Readiness: all models warm', tags, response: { 200: Status, 503: Status } },
+    },
     async (_request, reply) => {
       const models = Object.fromEntries(registry.list().map((m) => [m.name, m.state]));
       if (registry.allReady) return { status: 'ready', models };
-      void reply.header('Retry-After', '1');
+      void reply.header('Retry-After', String(RETRY_AFTER_S));
       return reply.status(503).send({ status: 'not_ready', models });
     },
   );

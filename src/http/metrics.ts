@@ -80,7 +80,10 @@ export class Metrics {
 export async function metricsRoutes(app: FastifyInstance, { metrics }: { metrics: Metrics }): Promise<void> {
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['health'], produces: ['text/plain'] } },
+    {
+      config: { scope: 'metrics' },
+      schema: { summary: 'Prometheus metrics', tags: ['health'], produces: ['text/plain'] },
+    },
     async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

@@ -1,0 +1,269 @@
+// KServe's Open Inference Protocol v2 (REST) under /v2, so hubserve runs as a KServe custom predictor:
+// health, server and model metadata, readiness, and infer with text in BYTES tensors. Inference goes
+// the same way as POST /models/{name} (task schemas, dynamic batching). Errors here are the
+// protocol's {"error": "<message>"}, with the statuses of the server's one table.
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Type from 'typebox';
+import { Compile } from 'typebox/compile';
+import { ServeError } from '../errors.ts';
+import type { ReadyModel, Registry, ServedModel } from '../registry/registry.ts';
+import { handleErrors, publicMessage, RETRY_AFTER_S } from './errors.ts';
+import { answer, prepare } from './infer.ts';
+import { clientGone } from './inference.ts';
+import type { Metrics } from './metrics.ts';
+import {
+  InferenceRequest,
+  InferenceResponse,
+  ModelMetadata,
+  ModelReady,
+  ServerMetadata,
+  V2Error,
+  v2Errors,
+} from './kserve/schemas.ts';
+import {
+  layoutFor,
+  metadataOf,
+  outputTensors,
+  readInputs,
+  type Requests,
+  type TaskTensors,
+  tensorsOf,
+} from './kserve/tensors.ts';
+
+export interface KserveRoutesOptions {
+  registry: Registry;
+  metrics: Metrics;
+  /** hubserve's version, for the server metadata. */
+  version: string;
+}
+
+/** Parameters KServe and Triton clients send for the transport, not for the task. */
+const RESERVED_PARAMETERS = new Set(['content_type', 'headers', 'binary_data_output']);
+
+/**
+ * Version labels a served model answers to. hubserve serves one version of each model: "1", also
+ * named by the Hub revision and commit it came from. Model versions (name@version) resolve here.
+ */
+function versionsOf(model: ServedModel): string[] {
+  return [...new Set(['1', model.revision, model.commit].filter((v): v is string => v !== undefined))];
+}
+
+/** The registry name of the model (and version) a URL names; 404 for a version it does not have. */
+function servedName(registry: Registry, name: string, version: string | undefined): string {
+  if (version === undefined) return name;
+  const versions = versionsOf(registry.get(name));
+  if (!versions.includes(version)) {
+    throw new ServeError(
+      'model_not_found',
+      `model "${name}" has no version "${version}"; it has ${versions.join(', ')}`,
+    );
+  }
+  return name;
+}
+
+interface ModelParams {
+  org?: string;
+  name: string;
+  version?: string;
+}
+
+const modelOf = (params: ModelParams): { name: string; version: string | undefined } => ({
+  name: params.org ? `${params.org}/${params.name}` : params.name,
+  version: params.version,
+});
+
+/** Every task of a model with its tensors, the deployed task first. */
+const tasksOf = (model: ReadyModel): TaskTensors[] =>
+  model.definitions.map((d) => tensorsOf(d.name, model.handler !== undefined));
+
+/** The answer for each input, and the task that gave them. */
+async function run(
+  registry: Registry,
+  name: string,
+  requests: Requests,
+  parameters: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<{ task: string; answers: unknown[] }> {
+  if ('batch' in requests) {
+    const prepared = prepare(registry, name, { inputs: requests.batch, parameters });
+    const answers = await answer(registry, prepared, { signal });
+    if (!Array.isArray(answers)) throw new Error(`${prepared.task.name} answered a batch with no array`);
+    return { task: prepared.task.name, answers };
+  }
+  // Every request is checked before any runs.
+  const prepared = requests.each.map((inputs) => prepare(registry, name, { inputs, parameters }));
+  const answers = await Promise.all(prepared.map((p) => answer(registry, p, { signal })));
+  return { task: prepared[0]?.task.name ?? '', answers };
+}
+
+const checkRequest = Compile(InferenceRequest);
+
+/** The infer body against the protocol's schema, strictly (no type coercion). */
+function validateRequest(body: unknown): { value: unknown } | { error: Error } {
+  if (checkRequest.Check(body)) return { value: body };
+  const problems = [...checkRequest.Errors(body)]
+    .slice(0, 5)
+    .map((e) => `${e.instancePath || '(body)'} ${e.message}`);
+  return { error: new ServeError('invalid_request', `invalid inference request: ${problems.join('; ')}`) };
+}
+
+async function v2Routes(
+  app: FastifyInstance,
+  { registry, metrics, version }: KserveRoutesOptions,
+): Promise<void> {
+  // The server's statuses and Fastify's own errors (413, 415, invalid JSON), in the protocol's words.
+  handleErrors(app, (error, _status, requestId) => ({ error: publicMessage(error, requestId) }));
+  // The schemas document the bodies; outputs of numbers and strings serialize faster as plain JSON.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  for (const schema of [
+    InferenceRequest,
+    InferenceResponse,
+    ModelMetadata,
+    ModelReady,
+    ServerMetadata,
+    V2Error,
+  ]) {
+    app.addSchema(schema);
+  }
+  const tags = ['kserve'];
+
+  // '' is /v2 itself (the protocol's path); '/' would be documented as /v2/.
+  app.get(
+    '',
+    { schema: { summary: 'Server metadata', tags, response: { 200: { $ref: 'V2ServerMetadata#' } } } },
+    async () => ({ name: 'hubserve', version, extensions: [] }),
+  );
+  const probe = { scope: 'public' as const }; // probes carry no key
+  app.get(
+    '/health/live',
+    {
+      config: probe,
+      schema: { summary: 'Liveness', tags, response: { 200: Type.Object({ live: Type.Boolean() }) } },
+    },
+    async () => ({ live: true }),
+  );
+  const Ready = Type.Object({ ready: Type.Boolean() });
+  app.get(
+    '/health/ready',
+    {
+      config: probe,
+      schema: { summary: 'Readiness: every model ready', tags, response: { 200: Ready, 503: Ready } },
+    },
+    async (_request, reply) => {
+      if (registry.allReady) return { ready: true };
+      void reply.header('Retry-After', String(RETRY_AFTER_S));
+      return reply.status(503).send({ ready: false });
+    },
+  );
+
+  const metadata = async (request: FastifyRequest) => {
+    const { name, version: asked } = modelOf(request.params as ModelParams);
+    const model = registry.get(servedName(registry, name, asked));
+    if (!model.task) {
+      throw new ServeError('model_not_ready', `model "${name}" is ${model.state}; its task is not known yet`);
+    }
+    return {
+      name,
+      versions: versionsOf(model),
+      platform: `hubserve/${model.task}`,
+      ...metadataOf(tensorsOf(model.task, model.handler !== undefined)),
+    };
+  };
+  const ready = async (request: FastifyRequest, reply: FastifyReply) => {
+    const { name, version: asked } = modelOf(request.params as ModelParams);
+    const model = registry.get(servedName(registry, name, asked));
+    if (model.state === 'ready') return { name, ready: true };
+    void reply.header('Retry-After', String(RETRY_AFTER_S));
+    return reply.status(503).send({ name, ready: false });
+  };
+  const infer = async (request: FastifyRequest, reply: FastifyReply) => {
+    const { name, version: asked } = modelOf(request.params as ModelParams);
+    const body = request.body as InferenceRequest;
+    const served = servedName(registry, name, asked);
+    const labels = metrics.track(reply, served);
+    const model = registry.ready(served);
+    const inputs = readInputs(body.inputs);
+    const requests = layoutFor(tasksOf(model), inputs).requests(inputs);
+    const parameters = Object.fromEntries(
+      Object.entries(body.parameters ?? {}).filter(([key]) => !RESERVED_PARAMETERS.has(key)),
+    );
+    // One failed request of several: the others' queued work is not wanted.
+    const failed = new AbortController();
+    const signal = AbortSignal.any([clientGone(reply), failed.signal]);
+    const { task, answers } = await run(registry, served, requests, parameters, signal).catch(
+      (error: unknown) => {
+        failed.abort();
+        throw error;
+      },
+    );
+    labels.task = task;
+    void reply.header('X-Hubserve-Task', task);
+    return {
+      model_name: name,
+      ...(asked === undefined ? {} : { model_version: asked }),
+      id: body.id ?? randomUUID(),
+      outputs: outputTensors(tensorsOf(task, model.handler !== undefined), answers, body.outputs),
+    };
+  };
+
+  // A model name may be a Hub id with its slash; a version is optional in every model URL.
+  for (const named of [':name', ':org/:name']) {
+    for (const versioned of ['', '/versions/:version']) {
+      const path = `/models/${named}${versioned}`;
+      const params = Type.Object({
+        ...(named.startsWith(':org') ? { org: Type.String() } : {}),
+        name: Type.String(),
+        ...(versioned ? { version: Type.String() } : {}),
+      });
+      app.get(
+        path,
+        {
+          schema: {
+            summary: 'Model metadata: its input and output tensors',
+            tags,
+            params,
+            response: { 200: { $ref: 'V2ModelMetadata#' }, ...v2Errors },
+          },
+        },
+        metadata,
+      );
+      app.get(
+        `${path}/ready`,
+        {
+          schema: {
+            summary: 'Model readiness',
+            tags,
+            params,
+            response: { 200: { $ref: 'V2ModelReady#' }, ...v2Errors },
+          },
+        },
+        ready,
+      );
+      app.post(
+        `${path}/infer`,
+        {
+          schema: {
+            summary: 'Inference with text in BYTES tensors',
+            description:
+              "Input tensors depend on the model's task (GET its metadata); request parameters are the " +
+              "task's parameters (top_k, candidate_labels, max_new_tokens, ...).",
+            tags,
+            params,
+            body: { $ref: 'V2InferenceRequest#' },
+            response: { 200: { $ref: 'V2InferenceResponse#' }, ...v2Errors },
+          },
+          // Path parameters are plain strings; the body is checked against the protocol's schema.
+          validatorCompiler: ({ httpPart }) =>
+            httpPart === 'body' ? validateRequest : (data: unknown) => ({ value: data }),
+        },
+        infer,
+      );
+    }
+  }
+}
+
+export async function kserveRoutes(app: FastifyInstance, options: KserveRoutesOptions): Promise<void> {
+  // Under a prefix of their own, the /v2 routes can have their own error and not-found handlers.
+  await app.register(v2Routes, { ...options, prefix: '/v2' });
+}

@@ -1,0 +1,131 @@
+// API keys on a real server: who may call what, rate limits and quotas, and a server that refuses to
+// be exposed without keys.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import OpenAI, { AuthenticationError } from 'openai';
+import { hashKey, newKey } from '../../src/auth/keys.ts';
+import { startServer } from '../../src/cli/serve.ts';
+import { DEFAULTS } from '../../src/config/schema.ts';
+import { hubSettingsFromEnv } from '../../src/hub/index.ts';
+import { serve, type TestServer, tiny } from '../support/server.ts';
+
+const keys = {
+  acme: newKey().key,
+  prometheus: newKey().key,
+  admin: newKey().key,
+  limited: newKey().key,
+  quota: newKey().key,
+};
+
+let server: TestServer;
+before(async () => {
+  server = await serve([tiny('sentiment', 'hubserve-test/tiny-sentiment')], {
+    config: {
+      api_keys: [
+        { name: 'acme-app', hash: hashKey(keys.acme), scopes: ['infer'], tenant: 'acme' },
+        { name: 'prometheus', hash: hashKey(keys.prometheus), scopes: ['metrics'] },
+        { name: 'ops', hash: hashKey(keys.admin), scopes: ['admin'] },
+        {
+          name: 'limited',
+          hash: hashKey(keys.limited),
+          scopes: ['infer'],
+          rate_limit: { requests_per_s: 0.5, burst: 3 },
+        },
+        { name: 'trial', hash: hashKey(keys.quota), scopes: ['infer'], daily_quota: 2 },
+      ],
+    },
+  });
+});
+after(() => server.close());
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+const classify = (headers: Record<string, string> = {}) =>
+  server.post('/models/sentiment', { inputs: 'I love it' }, headers);
+const code = (body: unknown): string | undefined => (body as { error?: { code?: string } }).error?.code;
+
+describe('API keys', () => {
+  it('refuses a request without a key, or with one that is not ours, with 401 and how to authenticate', async () => {
+    for (const headers of [{}, bearer('hs_not-a-key'), { authorization: keys.acme }]) {
+      const response = await classify(headers);
+      assert.equal(response.status, 401, JSON.stringify(headers));
+      assert.equal(code(response.body), 'unauthorized');
+      assert.match(response.headers.get('www-authenticate') ?? '', /^Bearer/);
+    }
+  });
+
+  it('lets a key with the scope in, and refuses one without it with 403', async () => {
+    assert.equal((await classify(bearer(keys.acme))).status, 200);
+    assert.equal((await classify(bearer(keys.admin))).status, 200, 'admin may do everything');
+    const metricsOnly = await classify(bearer(keys.prometheus));
+    assert.equal(metricsOnly.status, 403);
+    assert.equal(code(metricsOnly.body), 'forbidden');
+    const metrics = (key: string) => fetch(`${server.url}/metrics`, { headers: bearer(key) });
+    assert.equal((await metrics(keys.prometheus)).status, 200);
+    assert.equal((await metrics(keys.acme)).status, 403, 'an infer key does not read metrics');
+  });
+
+  it('keeps probes, the playground and the API docs open', async () => {
+    for (const path of ['/health', '/v2/health/live', '/', '/docs/']) {
+      const response = await fetch(`${server.url}${path}`);
+      assert.equal(response.status, 200, path);
+    }
+  });
+
+  it('speaks each protocol: OpenAI clients get their AuthenticationError, KServe clients its error shape', async () => {
+    const wrong = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'hs_wrong', maxRetries: 0 });
+    await assert.rejects(wrong.models.list(), AuthenticationError);
+    const right = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: keys.acme, maxRetries: 0 });
+    assert.equal((await right.models.list()).data.length, 1);
+    const v2 = await server.post('/v2/models/sentiment/infer', {
+      inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['I love it'] }],
+    });
+    assert.equal(v2.status, 401);
+    assert.equal(typeof (v2.body as { error: unknown }).error, 'string');
+  });
+
+  it("limits a tenant's rate: 429 with Retry-After past its burst", async () => {
+    const statuses = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const response = await classify(bearer(keys.limited));
+      statuses.push(response.status);
+      if (response.status === 429) {
+        retryAfter = response.headers.get('retry-after');
+        assert.equal(code(response.body), 'rate_limited');
+      }
+    }
+    assert.deepEqual(statuses.slice(0, 3), [200, 200, 200], 'the burst passes');
+    assert.equal(statuses.at(-1), 429, statuses.join(' '));
+    assert.ok(Number(retryAfter) >= 1, `Retry-After: ${retryAfter}`);
+    assert.equal((await classify(bearer(keys.acme))).status, 200, 'other tenants are not limited by it');
+  });
+
+  it('stops a key at its daily quota', async () => {
+    assert.equal((await classify(bearer(keys.quota))).status, 200);
+    assert.equal((await classify(bearer(keys.quota))).status, 200);
+    const over = await classify(bearer(keys.quota));
+    assert.equal(over.status, 429);
+    assert.equal(code(over.body), 'quota_exceeded');
+    assert.ok(Number(over.headers.get('retry-after')) > 0, 'retry after midnight UTC');
+  });
+});
+
+describe('exposure', () => {
+  it('refuses to listen beyond loopback without keys, naming the ways out', async () => {
+    const config = { ...DEFAULTS, host: '0.0.0.0', port: 0, log_level: 'silent' as const, models: [] };
+    await assert.rejects(startServer(config, hubSettingsFromEnv({}), 'test'), (error: Error) => {
+      assert.match(error.message, /refusing to listen on 0\.0\.0\.0 without API keys/);
+      assert.match(error.message, /--insecure/);
+      return true;
+    });
+  });
+
+  it('serves a loopback address without keys (local development)', async () => {
+    const local = await serve([], { config: { host: '127.0.0.1' } });
+    try {
+      assert.equal((await fetch(`${local.url}/v1/models`)).status, 200);
+    } finally {
+      await local.close();
+    }
+  });
+});
