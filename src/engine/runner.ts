@@ -78,8 +78,7 @@ class WorkerSlot {
       if (message.type === 'result') {
         pending?.onCounts?.(message.counts);
         pending?.resolve(message.output);
-      }
-      else pending?.reject(fromWire(message.error));
+      } else pending?.reject(fromWire(message.error));
     });
     let dead = false;
     const died = (reason: string): void => {
