@@ -1,6 +1,6 @@
 // Messages between a model's main-thread runner and its worker threads.
 import type { ErrorCode } from '../errors.ts';
-import type { StreamedToken, TokenCounts } from '../tasks/types.ts';
+import type { StreamedToken, RunMeter } from '../tasks/types.ts';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu'] as const;
 export type Device = (typeof DEVICES)[number];
@@ -52,7 +52,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready'; info: ModelInfo }
   | { type: 'load-failed'; error: WireError }
-  | { type: 'result'; id: number; output: unknown; counts: TokenCounts }
+  | { type: 'result'; id: number; output: unknown; meter: RunMeter }
   | { type: 'token'; id: number; token: StreamedToken }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'disposed' };

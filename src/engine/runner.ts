@@ -6,7 +6,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ServeError } from '../errors.ts';
-import type { StreamedToken, TokenCounts } from '../tasks/types.ts';
+import type { StreamedToken, RunMeter } from '../tasks/types.ts';
 import type { Device, FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
 
 export { DEVICES, type Device, type ModelInfo } from './protocol.ts';
@@ -49,14 +49,14 @@ interface Pending {
   resolve: (output: unknown) => void;
   reject: (error: Error) => void;
   onToken?: ((token: StreamedToken) => void) | undefined;
-  onCounts?: ((counts: TokenCounts) => void) | undefined;
+  onMeter?: ((meter: RunMeter) => void) | undefined;
 }
 
 export interface RunOptions {
   /** Receive generated tokens as they come (text generation). */
   onToken?: (token: StreamedToken) => void;
-  /** Receive the tokens the run read and generated, per row, just before its result. */
-  onCounts?: (counts: TokenCounts) => void;
+  /** Receive what the run read, generated and took, just before its result. */
+  onMeter?: (meter: RunMeter) => void;
   /** Abort: a generation stops at its next token. */
   signal?: AbortSignal;
 }
@@ -76,7 +76,7 @@ class WorkerSlot {
       const pending = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (message.type === 'result') {
-        pending?.onCounts?.(message.counts);
+        pending?.onMeter?.(message.meter);
         pending?.resolve(message.output);
       } else pending?.reject(fromWire(message.error));
     });
@@ -199,7 +199,7 @@ export class ModelRunner {
     const cancel = (): void => slot.send({ type: 'cancel', id });
     options.signal?.addEventListener('abort', cancel, { once: true });
     return new Promise<unknown>((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject, onToken: options.onToken, onCounts: options.onCounts });
+      slot.pending.set(id, { resolve, reject, onToken: options.onToken, onMeter: options.onMeter });
       slot.send({ type: 'run', id, task, inputs, parameters, stream: options.onToken !== undefined });
     }).finally(() => options.signal?.removeEventListener('abort', cancel));
   }

@@ -13,7 +13,7 @@ import {
   type TaskDefinition,
   type TaskName,
 } from '../tasks/index.ts';
-import type { StreamedToken } from '../tasks/types.ts';
+import type { RunMeter, StreamedToken } from '../tasks/types.ts';
 import type { FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
 
 const { env, LogLevel, AutoTokenizer } = runtime;
@@ -102,7 +102,7 @@ async function load(spec: LoadSpec): Promise<Loaded> {
     config,
     labels,
     maxTokens: maxTokens(config, tokenizer.model_max_length),
-    counts: { input: [], output: [] },
+    meter: newMeter(),
   };
   const loaded = performance.now();
   const warmup = task.warmup?.(context) ?? task.example;
@@ -120,6 +120,8 @@ async function load(spec: LoadSpec): Promise<Loaded> {
   };
   return { context, info, taskOf };
 }
+
+const newMeter = (): RunMeter => ({ input: [], output: [], tokenizeMs: 0, runMs: 0 });
 
 const spec = workerData as LoadSpec;
 let queue: Promise<void> = Promise.resolve();
@@ -153,14 +155,16 @@ load(spec).then(
       queue = queue.then(async () => {
         try {
           if (cancelled.has(id)) throw new ServeError('invalid_request', 'the client went away');
-          context.counts = { input: [], output: [] };
+          context.meter = newMeter();
+          const started = performance.now();
           const output = await taskOf(message.task).run(
             context,
             message.inputs as never,
             message.parameters as never,
             stream,
           );
-          send({ type: 'result', id, output, counts: context.counts });
+          context.meter.runMs = performance.now() - started;
+          send({ type: 'result', id, output, meter: context.meter });
         } catch (error) {
           send({ type: 'failed', id, error: toWire(error) });
         } finally {

@@ -13,6 +13,7 @@ import { healthRoutes } from './health.ts';
 import { inferenceRoutes } from './inference.ts';
 import { kserveRoutes } from './kserve.ts';
 import { Metrics, metricsRoutes } from './metrics.ts';
+import { registerObservation, requestId } from './observe.ts';
 import { modelRoutes } from './models.ts';
 import { openaiRoutes } from './openai/index.ts';
 
@@ -33,7 +34,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.maxBodyBytes,
-    requestIdHeader: 'x-request-id',
+    // One line per request, written when it ends (./observe.ts), instead of Fastify's two.
+    disableRequestLogging: true,
+    requestIdHeader: false,
+    genReqId: requestId,
     // Model names may be 200 characters (config schema); Fastify's default segment limit is 100.
     routerOptions: { maxParamLength: 256 },
     frameworkErrors: (error, request, reply) => {
@@ -69,6 +73,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   registerErrorHandling(app);
+  // Observed first, so that requests refused by auth are logged too.
+  const metrics = new Metrics(options.registry);
+  registerObservation(app, metrics);
   registerAuth(app, options.keyring);
   await app.register(swagger, {
     openapi: {
@@ -91,18 +98,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs' });
   await app.register(healthRoutes, { registry: options.registry });
   await app.register(modelRoutes, { registry: options.registry });
-  const metrics = new Metrics(options.registry);
   await app.register(metricsRoutes, { metrics });
-  await app.register(inferenceRoutes, { registry: options.registry, metrics });
+  await app.register(inferenceRoutes, { registry: options.registry });
   await app.register(conversationRoutes, {
     registry: options.registry,
     maxMessageBytes: options.maxBodyBytes,
     maxInFlight: options.maxInFlightPerConnection,
   });
-  await app.register(openaiRoutes, { prefix: '/v1', registry: options.registry, metrics });
+  await app.register(openaiRoutes, { prefix: '/v1', registry: options.registry });
   await app.register(kserveRoutes, {
     registry: options.registry,
-    metrics,
     version: options.version ?? '0.0.0',
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

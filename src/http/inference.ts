@@ -6,7 +6,7 @@ import type { Registry } from '../registry/registry.ts';
 import { TASK_NAMES, TASKS, type TaskDefinition } from '../tasks/index.ts';
 import { errorResponses } from './errors.ts';
 import { answer, type InferenceBody, prepare } from './infer.ts';
-import type { Metrics } from './metrics.ts';
+import { recordInference } from './observe.ts';
 import { streamGeneration } from './stream.ts';
 
 /** Each task's request and response as OpenAPI components, with a request that works on the demo model. */
@@ -42,25 +42,24 @@ export function clientGone(reply: FastifyReply): AbortSignal {
 
 export interface InferenceRoutesOptions {
   registry: Registry;
-  metrics: Metrics;
 }
 
 export async function inferenceRoutes(
   app: FastifyInstance,
-  { registry, metrics }: InferenceRoutesOptions,
+  { registry }: InferenceRoutesOptions,
 ): Promise<void> {
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const params = request.params as { org?: string; name: string };
     const name = params.org ? `${params.org}/${params.name}` : params.name;
-    const labels = metrics.track(reply, name);
+    const record = recordInference(request, registry, name);
     const prepared = prepare(registry, name, request.body as InferenceBody);
-    labels.task = prepared.task.name;
+    record.task = prepared.task.name;
     void reply.header('X-Hubserve-Task', prepared.task.name);
-    const signal = clientGone(reply);
+    const options = { signal: clientGone(reply), onReport: record.onReport };
     if (prepared.stream) {
-      return streamGeneration(reply, (onToken) => answer(registry, prepared, { signal, onToken }));
+      return streamGeneration(reply, (onToken) => answer(registry, prepared, { ...options, onToken }));
     }
-    return answer(registry, prepared, { signal });
+    return answer(registry, prepared, options);
   };
   const tasks = TASK_NAMES.map((name) => taskSchemas(TASKS[name]));
   for (const { request, response } of tasks) {

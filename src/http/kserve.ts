@@ -7,11 +7,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { ServeError } from '../errors.ts';
-import type { ReadyModel, Registry, ServedModel } from '../registry/registry.ts';
+import type { ReadyModel, Registry, RunOptions, ServedModel } from '../registry/registry.ts';
 import { handleErrors, publicMessage, RETRY_AFTER_S } from './errors.ts';
 import { answer, prepare } from './infer.ts';
 import { clientGone } from './inference.ts';
-import type { Metrics } from './metrics.ts';
+import { recordInference } from './observe.ts';
 import {
   InferenceRequest,
   InferenceResponse,
@@ -33,7 +33,6 @@ import {
 
 export interface KserveRoutesOptions {
   registry: Registry;
-  metrics: Metrics;
   /** hubserve's version, for the server metadata. */
   version: string;
 }
@@ -83,17 +82,17 @@ async function run(
   name: string,
   requests: Requests,
   parameters: Record<string, unknown>,
-  signal: AbortSignal,
+  options: RunOptions,
 ): Promise<{ task: string; answers: unknown[] }> {
   if ('batch' in requests) {
     const prepared = prepare(registry, name, { inputs: requests.batch, parameters });
-    const answers = await answer(registry, prepared, { signal });
+    const answers = await answer(registry, prepared, options);
     if (!Array.isArray(answers)) throw new Error(`${prepared.task.name} answered a batch with no array`);
     return { task: prepared.task.name, answers };
   }
   // Every request is checked before any runs.
   const prepared = requests.each.map((inputs) => prepare(registry, name, { inputs, parameters }));
-  const answers = await Promise.all(prepared.map((p) => answer(registry, p, { signal })));
+  const answers = await Promise.all(prepared.map((p) => answer(registry, p, options)));
   return { task: prepared[0]?.task.name ?? '', answers };
 }
 
@@ -108,10 +107,7 @@ function validateRequest(body: unknown): { value: unknown } | { error: Error } {
   return { error: new ServeError('invalid_request', `invalid inference request: ${problems.join('; ')}`) };
 }
 
-async function v2Routes(
-  app: FastifyInstance,
-  { registry, metrics, version }: KserveRoutesOptions,
-): Promise<void> {
+async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoutesOptions): Promise<void> {
   // The server's statuses and Fastify's own errors (413, 415, invalid JSON), in the protocol's words.
   handleErrors(app, (error, _status, requestId) => ({ error: publicMessage(error, requestId) }));
   // The schemas document the bodies; outputs of numbers and strings serialize faster as plain JSON.
@@ -181,7 +177,7 @@ async function v2Routes(
     const { name, version: asked } = modelOf(request.params as ModelParams);
     const body = request.body as InferenceRequest;
     const served = servedName(registry, name, asked);
-    const labels = metrics.track(reply, served);
+    const record = recordInference(request, registry, served);
     const model = registry.ready(served);
     const inputs = readInputs(body.inputs);
     const requests = layoutFor(tasksOf(model), inputs).requests(inputs);
@@ -191,13 +187,14 @@ async function v2Routes(
     // One failed request of several: the others' queued work is not wanted.
     const failed = new AbortController();
     const signal = AbortSignal.any([clientGone(reply), failed.signal]);
-    const { task, answers } = await run(registry, served, requests, parameters, signal).catch(
+    const options = { signal, onReport: record.onReport };
+    const { task, answers } = await run(registry, served, requests, parameters, options).catch(
       (error: unknown) => {
         failed.abort();
         throw error;
       },
     );
-    labels.task = task;
+    record.task = task;
     void reply.header('X-Hubserve-Task', task);
     return {
       model_name: name,

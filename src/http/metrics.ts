@@ -1,29 +1,31 @@
-// GET /metrics in Prometheus' text format: inference requests by model, task and status with their
-// latency, the models and their queues, and the process (event-loop lag, memory, CPU). Each app has its
-// own prom-client registry, so that several servers in one process (tests) count apart.
-import type { FastifyInstance, FastifyReply } from 'fastify';
+// GET /metrics in Prometheus' text format: inference requests by model, task and status, their latency
+// by stage, tokens and batch sizes; the models, their queues and load times; and the process
+// (event-loop lag, memory, CPU). Each app has its own prom-client registry, so that several servers in
+// one process (tests) count apart.
+import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
 import type { Registry } from '../registry/registry.ts';
-
-/** Which model and task a request ran, so that it is counted under them. */
-export interface InferenceLabels {
-  model: string;
-  task: string;
-}
+import type { InferenceRecord } from './observe.ts';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+type Labels = 'model' | 'task';
 
 export class Metrics {
   readonly registry = new MetricsRegistry();
-  private readonly requests: Counter<'model' | 'task' | 'status'>;
-  private readonly latency: Histogram<'model' | 'task'>;
+  private readonly requests: Counter<Labels | 'status'>;
+  private readonly latency: Histogram<Labels>;
+  private readonly stages: Histogram<Labels | 'stage'>;
+  private readonly tokens: Counter<Labels | 'direction'>;
+  private readonly batchInputs: Histogram<Labels>;
 
-  constructor(private readonly models: Registry) {
+  constructor(models: Registry) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'hubserve_' });
     this.requests = new Counter({
       name: 'hubserve_requests_total',
-      help: 'Inference requests answered, by model, task and HTTP status.',
+      help: 'Inference requests answered, by model, task and HTTP status (499: the client left).',
       labelNames: ['model', 'task', 'status'],
       registers,
     });
@@ -32,6 +34,26 @@ export class Metrics {
       help: 'Inference requests from arrival to the last byte of the answer.',
       labelNames: ['model', 'task'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.stages = new Histogram({
+      name: 'hubserve_stage_duration_seconds',
+      help: "Where inference requests' time went: queue (waiting for a worker), tokenize, inference.",
+      labelNames: ['model', 'task', 'stage'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'hubserve_tokens_total',
+      help: 'Tokens read (in) and generated (out).',
+      labelNames: ['model', 'task', 'direction'],
+      registers,
+    });
+    this.batchInputs = new Histogram({
+      name: 'hubserve_batch_inputs',
+      help: 'Inputs in the batch each request ran in (dynamic batching at work).',
+      labelNames: ['model', 'task'],
+      buckets: BATCH_BUCKETS,
       registers,
     });
     new Gauge({
@@ -57,23 +79,33 @@ export class Metrics {
         }
       },
     });
+    new Gauge({
+      name: 'hubserve_model_load_seconds',
+      help: 'How long each model took to load and warm up.',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { name, info } of models.list()) {
+          if (info) this.set({ model: name }, (info.loadMs + info.warmupMs) / 1000);
+        }
+      },
+    });
   }
 
-  /**
-   * Counts a request to a served model (model_not_found otherwise: a name nobody serves is no label)
-   * once its answer has gone out or its client left, streamed answers included. The task is the
-   * model's own until the caller sets the one the request asked for in the returned labels.
-   */
-  track(reply: FastifyReply, model: string, task?: string): InferenceLabels {
-    const served = this.models.get(model);
-    const labels = { model, task: task ?? served.task ?? 'none' };
-    reply.raw.once('close', () => {
-      // A client that left before the answer is counted as nginx does it: 499.
-      const status = reply.raw.writableFinished ? reply.raw.statusCode : 499;
-      this.requests.inc({ ...labels, status: String(status) });
-      this.latency.observe(labels, reply.elapsedTime / 1000);
-    });
-    return labels;
+  /** Counts an inference request once it is answered. */
+  observe(record: InferenceRecord, status: number, seconds: number): void {
+    const labels = { model: record.model, task: record.task };
+    this.requests.inc({ ...labels, status: String(status) });
+    this.latency.observe(labels, seconds);
+    const report = record.report;
+    if (!report) return;
+    this.stages.observe({ ...labels, stage: 'queue' }, report.queueMs / 1000);
+    this.stages.observe({ ...labels, stage: 'tokenize' }, report.tokenizeMs / 1000);
+    this.stages.observe({ ...labels, stage: 'inference' }, report.inferenceMs / 1000);
+    this.tokens.inc({ ...labels, direction: 'in' }, report.inputTokens);
+    this.tokens.inc({ ...labels, direction: 'out' }, report.outputTokens);
+    this.batchInputs.observe(labels, report.batchInputs);
   }
 }
 

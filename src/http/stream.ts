@@ -21,14 +21,13 @@ export function eventStream(reply: FastifyReply, field = 'data:'): EventStream {
   const open = (): void => {
     if (raw.headersSent) return;
     reply.hijack();
-    // Headers set on the reply (X-Hubserve-Task, ...) go out with the stream.
+    // Headers set on the reply (X-Request-Id, X-Hubserve-Task, ...) go out with the stream.
     for (const [name, value] of Object.entries(reply.getHeaders()))
       if (value !== undefined) raw.setHeader(name, value);
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
-      'x-request-id': reply.request.id,
     });
   };
   return {

@@ -16,7 +16,7 @@ import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedMod
 import { loadHandler } from '../tasks/handler.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 
-export type { SubmitOptions as RunOptions, Usage } from '../scheduler/scheduler.ts';
+export type { SubmitOptions as RunOptions, RunReport } from '../scheduler/scheduler.ts';
 
 export type ModelState = 'resolving' | 'loading' | 'ready' | 'failed';
 

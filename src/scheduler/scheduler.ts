@@ -5,12 +5,20 @@
 import { ServeError } from '../errors.ts';
 import type { RunOptions } from '../engine/runner.ts';
 import type { TaskDefinition } from '../tasks/index.ts';
-import type { TokenCounts } from '../tasks/types.ts';
+import type { RunMeter } from '../tasks/types.ts';
 
-/** Tokens one request read and generated. */
-export interface Usage {
+/** What one request read and generated, and where its time went. */
+export interface RunReport {
   inputTokens: number;
   outputTokens: number;
+  /** Waiting for a worker. */
+  queueMs: number;
+  /** Its batch's tokenization (chat template and length checks included). */
+  tokenizeMs: number;
+  /** Its batch's run, less tokenization: the model and post-processing. */
+  inferenceMs: number;
+  /** Inputs in the batch it ran in (its own and those of requests merged with it). */
+  batchInputs: number;
 }
 
 export interface SubmitOptions {
@@ -18,8 +26,8 @@ export interface SubmitOptions {
   onToken?: RunOptions['onToken'];
   /** Cancel it, queued or running. */
   signal?: AbortSignal;
-  /** Receive its token usage just before its answer. */
-  onUsage?: (usage: Usage) => void;
+  /** Receive its report just before its answer. */
+  onReport?: (report: RunReport) => void;
 }
 
 export interface BatchingSettings {
@@ -106,12 +114,12 @@ function estimateTokens(input: unknown): number {
  * A job's share of its batch's token counts: inputs [offset, offset + count) of `total`. Jobs of a
  * batch share their parameters, so every input of it has the same number of rows.
  */
-function usageShare(counts: TokenCounts, total: number, offset: number, count: number): Usage {
+function tokenShare(meter: RunMeter, total: number, offset: number, count: number) {
   const share = (rows: number[]): number => {
     const perInput = rows.length / total;
     return rows.slice(offset * perInput, (offset + count) * perInput).reduce((a, b) => a + b, 0);
   };
-  return { inputTokens: share(counts.input), outputTokens: share(counts.output) };
+  return { inputTokens: share(meter.input), outputTokens: share(meter.output) };
 }
 
 export interface SchedulerStats {
@@ -293,14 +301,21 @@ export class Scheduler {
     // A job running alone can stream and be cancelled; a shared batch runs to its end.
     const alone = batch.length === 1 ? { onToken: first.options.onToken, signal: first.cancel.signal } : {};
     const total = batch.reduce((n, j) => n + j.inputs.length, 0);
-    const onCounts = (counts: TokenCounts): void => {
+    const dispatched = performance.now();
+    const onMeter = (meter: RunMeter): void => {
       let offset = 0;
       for (const job of batch) {
-        job.options.onUsage?.(usageShare(counts, total, offset, job.inputs.length));
+        job.options.onReport?.({
+          ...tokenShare(meter, total, offset, job.inputs.length),
+          queueMs: dispatched - job.enqueued,
+          tokenizeMs: meter.tokenizeMs,
+          inferenceMs: meter.runMs - meter.tokenizeMs,
+          batchInputs: total,
+        });
         offset += job.inputs.length;
       }
     };
-    this.runBatch(first.task.name, inputs, first.parameters, { ...alone, onCounts })
+    this.runBatch(first.task.name, inputs, first.parameters, { ...alone, onMeter })
       .then(
         (output) => {
           if (!first.task.batching) return this.settle(first, () => first.resolve(output));

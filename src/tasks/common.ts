@@ -46,6 +46,7 @@ export function encode(
   texts: string | string[],
   options: { truncate: boolean | undefined; pairs?: string[] },
 ): Record<string, Tensor> {
+  const started = performance.now();
   const pairs = options.pairs ? { text_pair: options.pairs } : {};
   let encoded: Record<string, Tensor>;
   try {
@@ -65,7 +66,8 @@ export function encode(
   const lengths = rowLengths(encoded.attention_mask as Tensor);
   const longest = Math.max(0, ...lengths);
   if (!options.truncate && longest > model.maxTokens) throw tooLong(model, longest);
-  model.counts.input.push(...lengths);
+  model.meter.input.push(...lengths);
+  model.meter.tokenizeMs += performance.now() - started;
   return encoded;
 }
 

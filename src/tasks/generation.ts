@@ -135,7 +135,7 @@ export async function generate(
       reason = 'stop_sequence';
     }
     result.tokens.push(tokens.filter((t) => !eos.has(t)));
-    model.counts.output.push(tokens.length);
+    model.meter.output.push(tokens.length);
     result.texts.push(text);
     result.finishReasons.push(reason);
   }

@@ -80,6 +80,7 @@ export default defineTask({
   splittable: false,
   streams: true,
   async run(model, inputs, parameters, stream) {
+    const started = performance.now();
     const isChat = Array.isArray(inputs) && typeof inputs[0] === 'object';
     const t = model.tokenizer;
     const prompts = (
@@ -98,7 +99,8 @@ export default defineTask({
       add_special_tokens: t.add_bos_token ?? false,
     });
     const promptLength = (encoded.input_ids as { dims: number[] }).dims[1] ?? 0;
-    model.counts.input.push(...rowLengths(encoded.attention_mask as Tensor));
+    model.meter.input.push(...rowLengths(encoded.attention_mask as Tensor));
+    model.meter.tokenizeMs += performance.now() - started; // the chat template and length checks too
     if (promptLength === 0) throw new ServeError('invalid_input', 'the prompt is empty once tokenized');
     const generated = await generate(model, encoded, promptLength, parameters, stream);
     const answers = generated.texts.map((text, i) => ({

@@ -56,12 +56,15 @@ export interface TokenStream {
 export type Runtime = typeof Transformers;
 
 /**
- * Tokens a run read and generated, one count per row in the order the task tokenized or generated
- * them (a row is an input, or an input with one of its pairs).
+ * What a run read and generated, one token count per row in the order the task tokenized or generated
+ * them (a row is an input, or an input with one of its pairs), and the time it spent tokenizing.
  */
-export interface TokenCounts {
+export interface RunMeter {
   input: number[];
   output: number[];
+  tokenizeMs: number;
+  /** The whole run, tokenizing included (set by the worker). */
+  runMs: number;
 }
 
 /** A loaded model as a task's `run` sees it, inside a worker. */
@@ -74,8 +77,8 @@ export interface ModelContext {
   maxTokens: number;
   /** Labels in id order, for classifiers. */
   labels: string[];
-  /** Counts of the run in progress (a worker runs one at a time): encode() and generate() add to them. */
-  counts: TokenCounts;
+  /** The run in progress (a worker runs one at a time): encode() and generate() add to it. */
+  meter: RunMeter;
 }
 
 export interface TaskDefinition<

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Type from 'typebox';
 import { ServeError } from '../../src/errors.ts';
-import { type BatchingSettings, DEFAULT_BATCHING, Scheduler } from '../../src/scheduler/scheduler.ts';
+import {
+  type BatchingSettings,
+  DEFAULT_BATCHING,
+  type RunReport,
+  Scheduler,
+} from '../../src/scheduler/scheduler.ts';
 import type { TaskDefinition } from '../../src/tasks/index.ts';
 
 const task = (batching: TaskDefinition['batching'], name = 'echo'): TaskDefinition => ({
@@ -55,31 +60,40 @@ describe('Scheduler', () => {
     assert.equal(single, '#f', "an 'unwrapped' task answers a single input with its result alone");
   });
 
-  it("gives each request of a batch its own share of the batch's token counts", async () => {
+  it("reports each request of a batch its share of the batch's tokens, and the batch's timings", async () => {
     // Two rows per input (an input and its pair, say); input i has i + 1 tokens a row, and generates 10 * i.
     const scheduler = new Scheduler(
       async (_task, inputs, _parameters, options) => {
         const items = inputs as number[];
-        options?.onCounts?.({
+        options?.onMeter?.({
           input: items.flatMap((i) => [i + 1, i + 1]),
           output: items.map((i) => 10 * i),
+          tokenizeMs: 2,
+          runMs: 7,
         });
         return items;
       },
       () => 1,
     );
-    const usages: unknown[] = [];
+    const reports: RunReport[] = [];
     await Promise.all(
       [[0], [1, 2], [3]].map((inputs) =>
-        scheduler.submit(wrapped, inputs, {}, { onUsage: (usage) => usages.push({ inputs, ...usage }) }),
+        scheduler.submit(wrapped, inputs, {}, { onReport: (report) => reports.push(report) }),
       ),
     );
     assert.equal(scheduler.stats.batches, 1, 'one shared batch');
-    assert.deepEqual(usages, [
-      { inputs: [0], inputTokens: 2, outputTokens: 0 },
-      { inputs: [1, 2], inputTokens: 10, outputTokens: 30 },
-      { inputs: [3], inputTokens: 8, outputTokens: 30 },
-    ]);
+    assert.deepEqual(
+      reports.map((r) => [r.inputTokens, r.outputTokens, r.tokenizeMs, r.inferenceMs, r.batchInputs]),
+      [
+        [2, 0, 2, 5, 4],
+        [10, 30, 2, 5, 4],
+        [8, 30, 2, 5, 4],
+      ],
+    );
+    assert.ok(
+      reports.every((r) => r.queueMs >= 0 && r.queueMs < 1000),
+      'time waiting for the worker',
+    );
   });
 
   it('keeps batches within max_batch_size, and requests with other parameters apart', async () => {

@@ -68,7 +68,8 @@ export async function chatRoutes(app: FastifyInstance, options: OpenAIRoutesOpti
     async (request, reply) => {
       const body = request.body as Static<typeof ChatRequest>;
       return generateResponse({
-        ...options,
+        registry: options.registry,
+        request,
         reply,
         body,
         inputs: taskMessages(body.messages),

@@ -37,7 +37,8 @@ export async function completionRoutes(app: FastifyInstance, options: OpenAIRout
     async (request, reply) => {
       const body = request.body as Static<typeof CompletionRequest>;
       return generateResponse({
-        ...options,
+        registry: options.registry,
+        request,
         reply,
         body,
         inputs: body.prompt,

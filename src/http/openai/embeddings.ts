@@ -5,6 +5,7 @@ import Type, { type Static } from 'typebox';
 import { ServeError } from '../../errors.ts';
 import { answer, prepare } from '../infer.ts';
 import { clientGone } from '../inference.ts';
+import { recordInference } from '../observe.ts';
 import type { OpenAIRoutesOptions } from './index.ts';
 
 const Text = Type.String({ minLength: 1 });
@@ -56,7 +57,7 @@ const base64 = (vector: number[]): string => Buffer.from(new Float32Array(vector
 
 export async function embeddingRoutes(
   app: FastifyInstance,
-  { registry, metrics }: OpenAIRoutesOptions,
+  { registry }: OpenAIRoutesOptions,
 ): Promise<void> {
   app.post(
     '/embeddings',
@@ -76,13 +77,13 @@ export async function embeddingRoutes(
           param: 'input',
         });
       }
-      metrics.track(reply, body.model, 'feature-extraction');
+      const record = recordInference(request, registry, body.model, 'feature-extraction');
       const prepared = prepare(registry, body.model, { inputs: texts }, 'feature-extraction');
-      let promptTokens = 0;
       const vectors = (await answer(registry, prepared, {
         signal: clientGone(reply),
-        onUsage: (usage) => (promptTokens = usage.inputTokens),
+        onReport: record.onReport,
       })) as number[][];
+      const promptTokens = record.report?.inputTokens ?? 0;
       return {
         object: 'list' as const,
         data: vectors.map((vector, index) => {

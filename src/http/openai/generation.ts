@@ -2,14 +2,14 @@
 // text-generation task's parameters (refusing, by name, what hubserve cannot honour rather than
 // ignoring it), and the run itself, whole or streamed as OpenAI chunks ending in [DONE].
 import { randomUUID } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type Static, type TObject } from 'typebox';
 import { isServeError, ServeError } from '../../errors.ts';
-import type { Registry, Usage } from '../../registry/registry.ts';
+import type { Registry, RunReport } from '../../registry/registry.ts';
 import { publicMessage } from '../errors.ts';
 import { answer, prepare } from '../infer.ts';
 import { clientGone } from '../inference.ts';
-import type { Metrics } from '../metrics.ts';
+import { recordInference } from '../observe.ts';
 import { eventStream } from '../stream.ts';
 
 const Stop = Type.Union([
@@ -94,7 +94,7 @@ export interface Dialect {
   delta(text: string, finishReason: string | null, first: boolean): Record<string, unknown>;
 }
 
-const usageOf = (usage: Usage) => ({
+const usageOf = (usage: Pick<RunReport, 'inputTokens' | 'outputTokens'>) => ({
   prompt_tokens: usage.inputTokens,
   completion_tokens: usage.outputTokens,
   total_tokens: usage.inputTokens + usage.outputTokens,
@@ -117,9 +117,9 @@ function pendingStop(text: string, stops: string[]): number {
   return hold;
 }
 
-export interface GenerationRequest {
+export interface Generation {
   registry: Registry;
-  metrics: Metrics;
+  request: FastifyRequest;
   reply: FastifyReply;
   body: Sampling;
   /** The text-generation task's inputs: a prompt, prompts, or chat messages. */
@@ -130,29 +130,28 @@ export interface GenerationRequest {
 }
 
 /** Runs the request: the whole answer, or (stream: true) chunks as tokens come, then [DONE]. */
-export async function generateResponse(request: GenerationRequest): Promise<unknown> {
-  const { registry, reply, body, dialect } = request;
-  request.metrics.track(reply, body.model, 'text-generation');
-  const parameters = { ...generationParameters(body), ...request.extra };
+export async function generateResponse(generation: Generation): Promise<unknown> {
+  const { registry, request, reply, body, dialect } = generation;
+  const record = recordInference(request, registry, body.model, 'text-generation');
+  const parameters = { ...generationParameters(body), ...generation.extra };
   const stream = body.stream === true;
   const prepared = prepare(
     registry,
     body.model,
-    { inputs: request.inputs, parameters, stream },
+    { inputs: generation.inputs, parameters, stream },
     'text-generation',
   );
   const id = `${dialect.idPrefix}-${randomUUID().replaceAll('-', '')}`;
   const created = Math.floor(Date.now() / 1000);
   const head = (object: string) => ({ id, object, created, model: body.model });
-  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
-  const signal = clientGone(reply);
-  const onUsage = (u: Usage) => (usage = u);
+  const usage = () => usageOf(record.report ?? { inputTokens: 0, outputTokens: 0 });
+  const options = { signal: clientGone(reply), onReport: record.onReport };
   if (!stream) {
-    const output = (await answer(registry, prepared, { signal, onUsage })) as (Generated | Generated[])[];
+    const output = (await answer(registry, prepared, options)) as (Generated | Generated[])[];
     const choices = output
       .map((g) => (Array.isArray(g) ? g[0] : g) as Generated)
       .map((g, i) => dialect.choice(g.generated_text, finishReason(g.details?.finish_reason), i));
-    return { ...head(dialect.object), choices, usage: usageOf(usage) };
+    return { ...head(dialect.object), choices, usage: usage() };
   }
   const events = eventStream(reply, 'data: ');
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
@@ -170,8 +169,7 @@ export async function generateResponse(request: GenerationRequest): Promise<unkn
   let output: Generated[];
   try {
     output = (await answer(registry, prepared, {
-      signal,
-      onUsage,
+      ...options,
       onToken: (token) => {
         text += token.text;
         const stopAt = Math.min(...stops.map((s) => text.indexOf(s)).filter((i) => i >= 0));
@@ -197,7 +195,7 @@ export async function generateResponse(request: GenerationRequest): Promise<unkn
   // The answer is authoritative (cut before a stop sequence): send what the tokens have not.
   text = final?.generated_text ?? text;
   send(text.length, finishReason(final?.details?.finish_reason));
-  if (body.stream_options?.include_usage) chunk([], { usage: usageOf(usage) });
+  if (body.stream_options?.include_usage) chunk([], { usage: usage() });
   events.send('[DONE]');
   events.end();
 }

@@ -7,7 +7,6 @@ import type { TSchema } from 'typebox';
 import { ServeError } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
 import { handleErrors, publicMessage } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
 import { chatRoutes } from './chat.ts';
 import { completionRoutes } from './completions.ts';
 import { embeddingRoutes } from './embeddings.ts';
@@ -15,7 +14,6 @@ import { modelListRoutes } from './models.ts';
 
 export interface OpenAIRoutesOptions {
   registry: Registry;
-  metrics: Metrics;
 }
 
 /** OpenAI's error `type` for an HTTP status. */
@@ -58,8 +56,7 @@ export async function openaiRoutes(app: FastifyInstance, options: OpenAIRoutesOp
   }));
   app.setValidatorCompiler(validatorCompiler);
   // Not `options` itself: it holds the /v1 prefix, which the routes inherit already.
-  const { registry, metrics } = options;
   for (const routes of [modelListRoutes, embeddingRoutes, chatRoutes, completionRoutes]) {
-    await app.register(routes, { registry, metrics });
+    await app.register(routes, { registry: options.registry });
   }
 }
