@@ -16,6 +16,7 @@ import { Metrics, metricsRoutes } from './metrics.ts';
 import { registerObservation, requestId } from './observe.ts';
 import { modelRoutes } from './models.ts';
 import { openaiRoutes } from './openai/index.ts';
+import { playgroundRoutes } from './playground.ts';
 
 export interface AppOptions {
   registry: Registry;
@@ -110,6 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     registry: options.registry,
     version: options.version ?? '0.0.0',
   });
+  await app.register(playgroundRoutes);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
