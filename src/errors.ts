@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'invalid_input', // well-formed but unusable input (empty text, lone surrogate, no mask token, ...)
   'input_too_long', // more tokens than the model takes and truncate was not asked for
   'payload_too_large', // body over the size limit
+  'headers_too_large', // a URL or headers over Node's limit
   'unsupported_media_type',
   'not_found', // no such route
   'model_not_found', // no served model by that name
@@ -31,6 +32,7 @@ export const ERROR_CODES = [
   'worker_failed',
   'timeout',
   'overloaded',
+  'shutting_down', // the server is stopping: retry elsewhere
   // configuration
   'invalid_config',
   'internal',

@@ -34,6 +34,11 @@ program
   .option('-p, --port <port>', 'port (env HUBSERVE_PORT; default 8080)', (v) => Number(v))
   .option('--offline', 'use the Hugging Face cache only (also HF_HUB_OFFLINE=1)')
   .option('--insecure', 'listen beyond loopback without API keys (env HUBSERVE_INSECURE)')
+  .option(
+    '--shutdown-timeout-s <seconds>',
+    'on SIGTERM, how long in-flight requests may finish (env HUBSERVE_SHUTDOWN_TIMEOUT_S; default 25)',
+    (v) => Number(v),
+  )
   .addOption(new Option('--log-level <level>', 'log level (env HUBSERVE_LOG_LEVEL)'))
   .option('--task <task>', 'task of the models named on the command line')
   .option('--dtype <dtype>', 'weights of the models named on the command line (fp32, q8, fp16, q4, ...)')
@@ -48,6 +53,7 @@ program
         port: flags.port,
         offline: flags.offline,
         insecure: flags.insecure,
+        shutdown_timeout_s: flags.shutdownTimeoutS,
         log_level: flags.logLevel,
       }) as Partial<Config>,
     });
@@ -58,12 +64,24 @@ program
     }
     const hub = { ...hubSettingsFromEnv(), ...(config.offline ? { offline: true } : {}) };
     const server = await startServer(config, hub, version);
-    const stop = (): void => {
-      server.app.log.info('shutting down');
-      void server.close().then(() => process.exit(0));
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        server.app.log.warn(`${signal} again: exiting now`);
+        process.exit(1);
+      }
+      stopping = true;
+      server.app.log.info(`${signal}: finishing the requests in flight, then exiting`);
+      server.shutdown().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          server.app.log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
 
 program

@@ -13,7 +13,10 @@ export interface Server {
   registry: Registry;
   /** Base URL it listens on. */
   url: string;
+  /** Closes at once (tests). */
   close(): Promise<void>;
+  /** Graceful: stops accepting, lets in-flight requests finish within shutdown_timeout_s, then closes. */
+  shutdown(): Promise<void>;
 }
 
 /** Starts the server: models load (in parallel) before the port opens, so traffic finds them warm. */
@@ -29,10 +32,11 @@ export function checkExposure(config: Config): void {
 
 export async function startServer(config: Config, hub: HubSettings, version: string): Promise<Server> {
   checkExposure(config);
-  const registry = new Registry({ hub, onProgress: progressReporter() });
+  const registry = new Registry({ hub, onProgress: progressReporter(), localRoots: config.model_dirs });
   const app = await buildApp({
     registry,
     ...(config.api_keys.length ? { keyring: new Keyring(config.api_keys, config.rate_limit) } : {}),
+    corsOrigins: config.cors_origins,
     maxBodyBytes: config.max_body_bytes,
     maxInFlightPerConnection: config.max_in_flight_per_connection,
     logger: { level: config.log_level },
@@ -49,5 +53,28 @@ export async function startServer(config: Config, hub: HubSettings, version: str
     await app.close();
     await registry.dispose();
   };
-  return { app, registry, url, close };
+  const shutdown = async (): Promise<void> => {
+    const deadline = config.shutdown_timeout_s * 1000;
+    registry.drain();
+    // At the deadline, what is still queued or running gets a clear 503 rather than a cut connection;
+    // a moment later, connections that still hang on (a slow upload) are closed.
+    const late = setTimeout(() => {
+      app.log.warn('shutdown deadline: failing the requests still in flight');
+      registry.close(
+        new ServeError('shutting_down', 'the server is shutting down; retry on another instance'),
+      );
+    }, deadline);
+    const later = setTimeout(() => app.server.closeAllConnections(), deadline + 5_000);
+    // Keep-alive connections go idle as their requests finish; close them then, not at their timeout.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    try {
+      await app.close(); // stops accepting; waits for requests in flight
+    } finally {
+      clearTimeout(late);
+      clearTimeout(later);
+      clearInterval(reaper);
+    }
+    await registry.dispose();
+  };
+  return { app, registry, url, close, shutdown };
 }

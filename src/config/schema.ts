@@ -126,6 +126,19 @@ export const ConfigSchema = Type.Object(
     }),
     rate_limit: Type.Optional(RateLimitSchema),
     insecure: Type.Boolean({ description: 'Listen beyond loopback without API keys (default false).' }),
+    cors_origins: Type.Array(Type.String({ pattern: '^(\\*|https?://[^/\\s]+)$' }), {
+      description: 'Origins browsers may call from (https://app.example, or * for any); none: CORS off.',
+    }),
+    model_dirs: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'Folders local model sources must be inside (links and .. resolved); absent: any.',
+      }),
+    ),
+    shutdown_timeout_s: Type.Number({
+      minimum: 0,
+      maximum: 3600,
+      description: 'On SIGTERM, how long in-flight requests may finish before they get 503 (default 25).',
+    }),
   },
   { additionalProperties: false },
 );
@@ -143,6 +156,8 @@ export const DEFAULTS: Config = {
   max_in_flight_per_connection: 64,
   api_keys: [],
   insecure: false,
+  cors_origins: [],
+  shutdown_timeout_s: 25,
 };
 
 /** The schema's scalar keys, as paths (env vars and flags exist for these). */

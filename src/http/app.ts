@@ -1,13 +1,19 @@
 // The HTTP application: Fastify with the error contract, strict JSON, OpenAPI and the route plugins.
 // It knows models only through the registry, never ONNX.
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import type { Keyring } from '../auth/keys.ts';
 import { ServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import { registerAuth } from './auth.ts';
-import { errorBody, frameworkError, registerErrorHandling } from './errors.ts';
+import { answerMalformedHttp, formatFor, frameworkError, registerErrorHandling } from './errors.ts';
 import { conversationRoutes } from './conversation.ts';
 import { healthRoutes } from './health.ts';
 import { inferenceRoutes } from './inference.ts';
@@ -23,6 +29,8 @@ export interface AppOptions {
   /** API keys; without them every route is open (a loopback server, or one started --insecure). */
   keyring?: Keyring;
   maxBodyBytes: number;
+  /** Origins browsers may call from; empty: no CORS headers at all. */
+  corsOrigins?: string[];
   /** Messages one conversation socket may have in flight. */
   maxInFlightPerConnection: number;
   logger?: FastifyServerOptions['logger'];
@@ -36,15 +44,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: options.maxBodyBytes,
     // One line per request, written when it ends (./observe.ts), instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
+    // While shutting down, requests still arriving on open connections are served (the registry
+    // fails them with a JSON 503 once the deadline passes) rather than answered with Fastify's own 503.
+    return503OnClosing: false,
     requestIdHeader: false,
     genReqId: requestId,
     // Model names may be 200 characters (config schema); Fastify's default segment limit is 100.
     routerOptions: { maxParamLength: 256 },
     frameworkErrors: (error, request, reply) => {
+      const format = formatFor(request.url);
       // The reply type here is generic over no route; it is an ordinary reply.
-      void (reply as unknown as FastifyReply).status(400).send(errorBody(frameworkError(error), request.id));
+      void (reply as unknown as FastifyReply)
+        .status(400)
+        .send(format(frameworkError(error), 400, request.id));
     },
+    // HTTP that Node cannot parse: answered in the contract's words (its URL may be unreadable).
+    clientErrorHandler: answerMalformedHttp,
   });
   // Only JSON is spoken: other content types get 415 unsupported_media_type.
   app.removeAllContentTypeParsers();
@@ -78,6 +94,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = new Metrics(options.registry);
   registerObservation(app, metrics);
   registerAuth(app, options.keyring);
+  if (options.corsOrigins?.length) {
+    await app.register(cors, {
+      origin: options.corsOrigins.includes('*') ? '*' : options.corsOrigins,
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+      exposedHeaders: ['X-Request-Id', 'Server-Timing', 'X-Hubserve-Task', 'Retry-After'],
+      maxAge: 600,
+    });
+  }
   await app.register(swagger, {
     openapi: {
       info: {

@@ -27,7 +27,8 @@ export function registerAuth(app: FastifyInstance, keyring: Keyring | undefined)
   if (!keyring) return;
   app.addHook('onRequest', async (request) => {
     const scope = request.routeOptions.config.scope ?? 'infer';
-    if (scope === 'public') return;
+    // A CORS preflight never carries the key; the request it announces does.
+    if (scope === 'public' || request.method === 'OPTIONS') return;
     const caller = keyring.authenticate(request.headers.authorization);
     keyring.authorize(caller, scope);
     if (scope === 'infer') keyring.admit(caller);

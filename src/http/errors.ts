@@ -1,5 +1,7 @@
 // The JSON error contract: {"error": {"code", "message", ...details}} with the status chosen here, in
 // one table, for every code the server can raise.
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { type ErrorCode, isServeError, ServeError } from '../errors.ts';
@@ -9,6 +11,7 @@ export const STATUS: Record<ErrorCode, number> = {
   invalid_input: 422,
   input_too_long: 422,
   payload_too_large: 413,
+  headers_too_large: 431,
   unsupported_media_type: 415,
   not_found: 404,
   model_not_found: 404,
@@ -30,6 +33,7 @@ export const STATUS: Record<ErrorCode, number> = {
   worker_failed: 503,
   timeout: 504,
   overloaded: 503,
+  shutting_down: 503,
   invalid_config: 400,
   internal: 500,
 };
@@ -84,6 +88,61 @@ export function errorBody(error: ServeError, requestId: string): { error: Record
 /** How a group of routes words its errors (hubserve's contract, OpenAI's, KServe's). */
 export type ErrorFormat = (error: ServeError, status: number, requestId: string) => unknown;
 
+export const contractFormat: ErrorFormat = (error, _status, requestId) => errorBody(error, requestId);
+
+/** OpenAI's error `type` for an HTTP status. */
+function openaiType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 429) return 'rate_limit_error';
+  return status >= 500 ? 'server_error' : 'invalid_request_error';
+}
+
+/** OpenAI's shape, on /v1: what its SDKs turn into NotFoundError, BadRequestError, ... */
+export const openaiFormat: ErrorFormat = (error, status, requestId) => ({
+  error: {
+    message: publicMessage(error, requestId),
+    type: openaiType(status),
+    param:
+      typeof error.details.param === 'string'
+        ? error.details.param
+        : error.code === 'model_not_found'
+          ? 'model'
+          : null,
+    code: error.code,
+  },
+});
+
+/** KServe's Open Inference Protocol v2 shape, on /v2. */
+export const kserveFormat: ErrorFormat = (error, _status, requestId) => ({
+  error: publicMessage(error, requestId),
+});
+
+const inGroup = (url: string, prefix: string): boolean => url === prefix || url.startsWith(`${prefix}/`);
+
+/** The format of the route group a URL belongs to, for errors raised before any route is found. */
+export const formatFor = (url: string): ErrorFormat =>
+  inGroup(url, '/v1') ? openaiFormat : inGroup(url, '/v2') ? kserveFormat : contractFormat;
+
+/** Answers a request Node's HTTP parser refused (bad headers, framing), then closes the connection. */
+export function answerMalformedHttp(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const failure = new ServeError(
+    tooLarge ? 'headers_too_large' : 'invalid_request',
+    tooLarge ? 'the URL or headers are too large' : `malformed HTTP request (${error.code ?? error.message})`,
+  );
+  const status = STATUS[failure.code];
+  const body = JSON.stringify(errorBody(failure, 'none'));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 /** Errors the router raises before any handler (a bad URL, a too-long path segment). */
 export function frameworkError(error: FastifyError): ServeError {
   const message =
@@ -97,14 +156,14 @@ export function frameworkError(error: FastifyError): ServeError {
  * Errors of the routes in `app`'s scope: the status from the one table, the body in `format`. The root
  * app uses the contract's format; a plugin for another protocol calls this with its own.
  */
-export function handleErrors(
-  app: FastifyInstance,
-  format: ErrorFormat = (e, _s, id) => errorBody(e, id),
-): void {
+export function handleErrors(app: FastifyInstance, format: ErrorFormat = contractFormat): void {
   app.setErrorHandler((raw: FastifyError | ServeError, request, reply) => {
     const error = isServeError(raw) ? raw : fromFastify(raw);
     const status = STATUS[error.code] ?? 500; // a handler may throw a code of its own
-    if (status >= 500) request.log.error({ err: raw }, error.message);
+    // A fault is an error with its stack; a 503 (overloaded, not ready, shutting down) is the server
+    // working as meant: a warning.
+    if (status === 500) request.log.error({ err: raw }, error.message);
+    else if (status > 500) request.log.warn({ code: error.code }, error.message);
     const retryAfter = status === 503 ? RETRY_AFTER_S : error.details.retry_after_s;
     if (typeof retryAfter === 'number') void reply.header('Retry-After', String(retryAfter));
     if (error.code === 'unauthorized') void reply.header('WWW-Authenticate', 'Bearer realm="hubserve"');

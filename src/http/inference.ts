@@ -50,7 +50,7 @@ export async function inferenceRoutes(
 ): Promise<void> {
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const params = request.params as { org?: string; name: string };
-    const name = params.org ? `${params.org}/${params.name}` : params.name;
+    const name = params.org === undefined ? params.name : `${params.org}/${params.name}`;
     const record = recordInference(request, registry, name);
     const prepared = prepare(registry, name, request.body as InferenceBody);
     record.task = prepared.task.name;

@@ -8,7 +8,7 @@ import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { ServeError } from '../errors.ts';
 import type { ReadyModel, Registry, RunOptions, ServedModel } from '../registry/registry.ts';
-import { handleErrors, publicMessage, RETRY_AFTER_S } from './errors.ts';
+import { handleErrors, kserveFormat, RETRY_AFTER_S } from './errors.ts';
 import { answer, prepare } from './infer.ts';
 import { clientGone } from './inference.ts';
 import { recordInference } from './observe.ts';
@@ -68,7 +68,7 @@ interface ModelParams {
 }
 
 const modelOf = (params: ModelParams): { name: string; version: string | undefined } => ({
-  name: params.org ? `${params.org}/${params.name}` : params.name,
+  name: params.org === undefined ? params.name : `${params.org}/${params.name}`,
   version: params.version,
 });
 
@@ -109,7 +109,7 @@ function validateRequest(body: unknown): { value: unknown } | { error: Error } {
 
 async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoutesOptions): Promise<void> {
   // The server's statuses and Fastify's own errors (413, 415, invalid JSON), in the protocol's words.
-  handleErrors(app, (error, _status, requestId) => ({ error: publicMessage(error, requestId) }));
+  handleErrors(app, kserveFormat);
   // The schemas document the bodies; outputs of numbers and strings serialize faster as plain JSON.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   for (const schema of [

@@ -1,4 +1,6 @@
 // A model source (Hub id[@revision] or local folder) -> the folder transformers.js loads.
+import { realpath } from 'node:fs/promises';
+import { sep } from 'node:path';
 import { isServeError, ServeError } from '../errors.ts';
 import { cachedModel, type ResolvedModel } from './cache.ts';
 import { downloadModel, type DownloadProgress } from './download.ts';
@@ -10,8 +12,11 @@ export interface ResolveOptions {
   dtype: string;
   settings: HubSettings;
   onProgress?: ((event: DownloadProgress) => void) | undefined;
-  /** False where sources come from clients (e.g. a management API): local folders are refused. */
-  allowLocal?: boolean;
+  /**
+   * Folders local model sources must be inside (symbolic links and `..` resolved first); none: no
+   * local sources at all. Absent: any folder (the operator's own config).
+   */
+  localRoots?: readonly string[] | undefined;
 }
 
 /**
@@ -29,11 +34,14 @@ export async function resolveModel(source: string, options: ResolveOptions): Pro
   }
   const parsed = parseModelSource(source);
   if (parsed.kind === 'local') {
-    if (options.allowLocal === false) {
+    if (options.localRoots && !(await isInside(parsed.path, options.localRoots))) {
+      // The same answer whether the folder exists or not: nothing is learnt about the file system.
+      const where = options.localRoots.length
+        ? `local folders must be inside ${options.localRoots.join(', ')}`
+        : 'local folders are not allowed here';
       throw new ServeError(
         'local_path_not_allowed',
-        `model source "${source}" is a local folder, which is not allowed here: give a Hub model id ` +
-          `(org/name or org/name@revision)`,
+        `model source "${source}": ${where}; or give a Hub model id (org/name or org/name@revision)`,
         { source },
       );
     }
@@ -69,6 +77,17 @@ export async function resolveModel(source: string, options: ResolveOptions): Pro
       );
     });
   }
+}
+
+/** Whether `path`, links resolved, is one of `roots` or inside one. */
+async function isInside(path: string, roots: readonly string[]): Promise<boolean> {
+  const real = await realpath(path).catch(() => undefined);
+  if (!real) return false;
+  for (const root of roots) {
+    const base = await realpath(root).catch(() => undefined);
+    if (base && (real === base || real.startsWith(`${base}${sep}`))) return true;
+  }
+  return false;
 }
 
 async function localModel(source: string, path: string, dtype: Dtype): Promise<ResolvedModel> {

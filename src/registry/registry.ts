@@ -52,11 +52,14 @@ export type ReadyModel = ServedModel & { task: string; definitions: TaskDefiniti
 
 export interface RegistryOptions {
   hub: HubSettings;
+  /** Folders local model sources must be inside; absent: any. */
+  localRoots?: readonly string[] | undefined;
   onProgress?: (event: DownloadProgress) => void;
 }
 
 export class Registry {
   private readonly entries = new Map<string, Entry>();
+  private draining = false;
 
   constructor(private readonly options: RegistryOptions) {}
 
@@ -80,6 +83,7 @@ export class Registry {
         dtype: view.dtype,
         settings: this.options.hub,
         onProgress: this.options.onProgress,
+        localRoots: this.options.localRoots,
       });
       Object.assign(view, { revision: resolved.revision, commit: resolved.commit });
       const handler = model.handler === undefined ? undefined : resolve(model.handler);
@@ -149,9 +153,9 @@ export class Registry {
     return { ...view, task: view.task, definitions: entry.definitions };
   }
 
-  /** Every model is warm (and there is at least one). */
+  /** Every model is warm (and there is at least one), and the server is not draining. */
   get allReady(): boolean {
-    return this.entries.size > 0 && this.list().every((m) => m.state === 'ready');
+    return !this.draining && this.entries.size > 0 && this.list().every((m) => m.state === 'ready');
   }
 
   /** Queues a request for the model's workers (batched with others where the task allows). */
@@ -172,6 +176,16 @@ export class Registry {
     }
     if (!scheduler) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);
     return scheduler.submit(definition, inputs, parameters, options);
+  }
+
+  /** Readiness goes down (load balancers stop sending) while what is in flight goes on. */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /** Stops every model taking work: what waits or runs fails with `error`. */
+  close(error: ServeError): void {
+    for (const entry of this.entries.values()) entry.scheduler?.close(error);
   }
 
   async dispose(): Promise<void> {

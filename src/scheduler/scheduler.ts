@@ -138,6 +138,10 @@ export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
   private batches = 0;
   private batchedInputs = 0;
+  /** Jobs on a worker now. */
+  private readonly dispatched = new Set<Job>();
+  /** Set once the model stops taking work: why. */
+  private closed: ServeError | undefined;
 
   constructor(
     private readonly runBatch: BatchRunner,
@@ -164,6 +168,7 @@ export class Scheduler {
     options: SubmitOptions = {},
   ): Promise<unknown> {
     const { signal } = options;
+    if (this.closed) return Promise.reject(this.closed);
     if (this.slots() === 0) {
       return Promise.reject(
         new ServeError('model_not_ready', 'no worker of this model is running; retry shortly'),
@@ -217,6 +222,18 @@ export class Scheduler {
     });
   }
 
+  /**
+   * Stops taking work and fails every job, queued or running, with `error` (a running one's worker is
+   * told to stop it): what a server shutting down does with what its deadline did not let finish.
+   */
+  close(error: ServeError): void {
+    this.closed = error;
+    for (const job of [...this.queue, ...this.dispatched]) {
+      this.fail(job, error);
+      job.cancel.abort();
+    }
+  }
+
   /** A queued job whose client left: removed before it reaches a worker. */
   private drop(job: Job): void {
     if (this.remove(job)) this.fail(job, new ServeError('invalid_request', 'the client went away'));
@@ -238,6 +255,7 @@ export class Scheduler {
   private settle(job: Job, action: () => void): void {
     if (job.settled) return;
     job.settled = true;
+    this.dispatched.delete(job);
     clearTimeout(job.timer);
     action();
   }
@@ -292,7 +310,10 @@ export class Scheduler {
   }
 
   private dispatch(batch: Job[]): void {
-    for (const job of batch) this.remove(job);
+    for (const job of batch) {
+      this.remove(job);
+      this.dispatched.add(job);
+    }
     const [first] = batch as [Job];
     const inputs = first.task.batching ? batch.flatMap((j) => j.inputs) : first.raw;
     this.running++;

@@ -11,7 +11,8 @@ export const generationParameters = {
       description: 'Sample instead of greedy decoding (implied by temperature, top_k, top_p).',
     }),
   ),
-  temperature: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100 })),
+  // Below 0.01, logits divided by the temperature overflow: use greedy decoding (do_sample false).
+  temperature: Type.Optional(Type.Number({ minimum: 0.01, maximum: 100 })),
   top_k: Type.Optional(Type.Integer({ minimum: 1 })),
   top_p: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
   repetition_penalty: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100 })),

@@ -1,6 +1,8 @@
-// API keys on a real server: who may call what, rate limits and quotas, and a server that refuses to
-// be exposed without keys.
+// What a server exposed on a network refuses: callers without the right API key, tenants over their
+// rate or quota, browsers from origins not configured, model folders outside the allowed ones; and it
+// will not start exposed without keys.
 import assert from 'node:assert/strict';
+import { basename, dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { AuthenticationError } from 'openai';
 import { hashKey, newKey } from '../../src/auth/keys.ts';
@@ -8,6 +10,7 @@ import { startServer } from '../../src/cli/serve.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { hubSettingsFromEnv } from '../../src/hub/index.ts';
 import { serve, type TestServer, tiny } from '../support/server.ts';
+import { testModelPath } from '../../tools/testmodels/index.ts';
 
 const keys = {
   acme: newKey().key,
@@ -126,6 +129,81 @@ describe('exposure', () => {
       assert.equal((await fetch(`${local.url}/v1/models`)).status, 200);
     } finally {
       await local.close();
+    }
+  });
+});
+
+describe('CORS', () => {
+  const preflight = (url: string, origin: string) =>
+    fetch(`${url}/models/sentiment`, {
+      method: 'OPTIONS',
+      headers: {
+        origin,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
+    });
+
+  it('is off unless configured: no Access-Control headers', async () => {
+    const response = await classify({ ...bearer(keys.acme), origin: 'https://evil.example' });
+    assert.equal(response.headers.get('access-control-allow-origin'), null);
+    assert.equal(
+      (await preflight(server.url, 'https://evil.example')).headers.get('access-control-allow-origin'),
+      null,
+    );
+  });
+
+  it('answers the configured origins only, preflight included, without asking the preflight for a key', async () => {
+    const key = newKey();
+    const open = await serve([tiny('sentiment', 'hubserve-test/tiny-sentiment')], {
+      config: {
+        cors_origins: ['https://app.example'],
+        api_keys: [{ name: 'web', hash: key.hash, scopes: ['infer'] }],
+      },
+    });
+    after(() => open.close());
+    const allowed = await preflight(open.url, 'https://app.example');
+    assert.equal(allowed.status, 204);
+    assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(allowed.headers.get('access-control-allow-headers') ?? '', /authorization/i);
+    const other = await preflight(open.url, 'https://evil.example');
+    assert.notEqual(other.headers.get('access-control-allow-origin'), 'https://evil.example');
+    const call = await open.post(
+      '/models/sentiment',
+      { inputs: 'I love it' },
+      {
+        ...bearer(key.key),
+        origin: 'https://app.example',
+      },
+    );
+    assert.equal(call.status, 200);
+    assert.equal(call.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(call.headers.get('access-control-expose-headers') ?? '', /Server-Timing/);
+  });
+});
+
+describe('model folders', () => {
+  it('serves local models only from the configured folders', async () => {
+    const inside = testModelPath('hubserve-test/tiny-sentiment');
+    const confined = await serve(
+      [
+        { name: 'inside', source: inside },
+        { name: 'outside', source: testModelPath('hubserve-test/tiny-ner') },
+        { name: 'sneaky', source: `${dirname(inside)}/../${basename(dirname(inside))}/../../../../etc` },
+      ],
+      { config: { model_dirs: [inside] } },
+    );
+    after(() => confined.close());
+    const state = async (name: string) =>
+      (await (await fetch(`${confined.url}/models/${name}`)).json()) as {
+        state: string;
+        error?: { code: string };
+      };
+    assert.equal((await state('inside')).state, 'ready');
+    for (const name of ['outside', 'sneaky']) {
+      const model = await state(name);
+      assert.equal(model.state, 'failed', name);
+      assert.equal(model.error?.code, 'local_path_not_allowed', name);
     }
   });
 });

@@ -1,7 +1,16 @@
 // resolveModel against the mock Hub on loopback, with the real @huggingface/hub client and real caches.
 import assert from 'node:assert/strict';
-import { cpSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  cpSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
 import { env, pipeline } from '@huggingface/transformers';
 import { pullModels, resolveModel, type DownloadProgress, type HubSettings } from '../../src/hub/index.ts';
@@ -329,9 +338,33 @@ describe('resolveModel of a local folder', () => {
       /available dtypes: fp32, q8/,
     );
     await rejectsWith(
-      resolveModel(testModelPath(SENTIMENT), { dtype: 'q8', settings, allowLocal: false }),
+      resolveModel(testModelPath(SENTIMENT), { dtype: 'q8', settings, localRoots: [] }),
       'local_path_not_allowed',
-      /give a Hub model id/,
+      /local folders are not allowed here; or give a Hub model id/,
     );
+  });
+
+  it('takes local folders only inside the allowed roots, whatever .. or links say', async () => {
+    const model = testModelPath(SENTIMENT);
+    const root = dirname(model);
+    const resolved = await resolveModel(model, { dtype: 'fp32', settings, localRoots: [root] });
+    assert.equal(resolved.path, model);
+    const outside = tempDir();
+    const link = join(root, `escape-${process.pid}`);
+    symlinkSync(outside, link);
+    after(() => rmSync(link, { force: true }));
+    cpSync(model, join(outside, 'copy'), { recursive: true });
+    for (const source of [
+      `${root}/../${basename(root)}-not/x`,
+      `${root}/../../`,
+      join(link, 'copy'),
+      '/etc',
+    ]) {
+      await rejectsWith(
+        resolveModel(source, { dtype: 'fp32', settings, localRoots: [root] }),
+        'local_path_not_allowed',
+        /local folders must be inside/,
+      );
+    }
   });
 });

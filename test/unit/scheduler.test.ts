@@ -47,7 +47,8 @@ function model(workers = 1, ms = 20, settings: Partial<BatchingSettings> = {}) {
 
 describe('Scheduler', () => {
   it('merges requests that wait while the model is busy, and answers each its own results', async () => {
-    const { scheduler, batches } = model();
+    // A wait long enough that a loaded machine cannot stretch the synchronous submissions past it.
+    const { scheduler, batches } = model(1, 20, { max_delay_ms: 50 });
     const answers = await Promise.all([
       scheduler.submit(wrapped, 'a', {}),
       scheduler.submit(wrapped, 'b', {}),

@@ -28,6 +28,7 @@ const ChatRequest = Type.Object(
   },
   {
     $id: 'OpenAIChatRequest',
+    additionalProperties: false, // as OpenAI: an unknown field is an error, not ignored
     examples: [{ model: 'gpt2', messages: [{ role: 'user', content: 'Once upon a' }], max_tokens: 20 }],
   },
 );

@@ -18,6 +18,7 @@ const CompletionRequest = Type.Object(
   },
   {
     $id: 'OpenAICompletionRequest',
+    additionalProperties: false, // as OpenAI: an unknown field is an error, not ignored
     examples: [{ model: 'gpt2', prompt: 'Once upon a', max_tokens: 20 }],
   },
 );

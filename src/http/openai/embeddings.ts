@@ -23,7 +23,11 @@ const EmbeddingRequest = Type.Object(
     ),
     user: Type.Optional(Type.String()),
   },
-  { $id: 'OpenAIEmbeddingRequest', examples: [{ model: 'embeddings', input: 'A cat sits on the mat' }] },
+  {
+    $id: 'OpenAIEmbeddingRequest',
+    additionalProperties: false, // as OpenAI: an unknown field is an error, not ignored
+    examples: [{ model: 'embeddings', input: 'A cat sits on the mat' }],
+  },
 );
 
 const EmbeddingResponse = Type.Object({

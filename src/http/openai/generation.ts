@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type, { type Static, type TObject } from 'typebox';
 import { isServeError, ServeError } from '../../errors.ts';
 import type { Registry, RunReport } from '../../registry/registry.ts';
-import { publicMessage } from '../errors.ts';
+import { openaiFormat, STATUS } from '../errors.ts';
 import { answer, prepare } from '../infer.ts';
 import { clientGone } from '../inference.ts';
 import { recordInference } from '../observe.ts';
@@ -59,7 +59,8 @@ export function generationParameters(body: Sampling): Record<string, unknown> {
     throw unsupported('logit_bias', 'not supported');
   if (body.logprobs) throw unsupported('logprobs', 'not supported');
   const maxNew = body.max_completion_tokens ?? body.max_tokens;
-  const greedy = body.temperature === 0 || body.temperature == null;
+  // Below 0.01 (the task's floor) sampling is greedy decoding anyway.
+  const greedy = body.temperature == null || body.temperature < 0.01;
   const sample = !greedy || (body.temperature == null && (body.top_p != null || body.top_k !== undefined));
   const stop = body.stop == null ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop];
   return {
@@ -179,14 +180,7 @@ export async function generateResponse(generation: Generation): Promise<unknown>
   } catch (error) {
     if (!events.started) throw error; // nothing sent yet: an ordinary JSON error
     const failure = isServeError(error) ? error : new ServeError('internal', 'internal error');
-    events.send({
-      error: {
-        message: publicMessage(failure, reply.request.id),
-        type: 'server_error',
-        param: null,
-        code: failure.code,
-      },
-    });
+    events.send(openaiFormat(failure, STATUS[failure.code] ?? 500, reply.request.id));
     events.send('[DONE]');
     events.end();
     return;

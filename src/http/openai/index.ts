@@ -6,7 +6,7 @@ import { Compile } from 'typebox/compile';
 import type { TSchema } from 'typebox';
 import { ServeError } from '../../errors.ts';
 import type { Registry } from '../../registry/registry.ts';
-import { handleErrors, publicMessage } from '../errors.ts';
+import { handleErrors, openaiFormat } from '../errors.ts';
 import { chatRoutes } from './chat.ts';
 import { completionRoutes } from './completions.ts';
 import { embeddingRoutes } from './embeddings.ts';
@@ -14,14 +14,6 @@ import { modelListRoutes } from './models.ts';
 
 export interface OpenAIRoutesOptions {
   registry: Registry;
-}
-
-/** OpenAI's error `type` for an HTTP status. */
-function errorType(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 429) return 'rate_limit_error';
-  return status >= 500 ? 'server_error' : 'invalid_request_error';
 }
 
 /**
@@ -41,19 +33,7 @@ function validatorCompiler({ schema }: { schema: TSchema }) {
 }
 
 export async function openaiRoutes(app: FastifyInstance, options: OpenAIRoutesOptions): Promise<void> {
-  handleErrors(app, (error, status, requestId) => ({
-    error: {
-      message: publicMessage(error, requestId),
-      type: errorType(status),
-      param:
-        typeof error.details.param === 'string'
-          ? error.details.param
-          : error.code === 'model_not_found'
-            ? 'model'
-            : null,
-      code: error.code,
-    },
-  }));
+  handleErrors(app, openaiFormat);
   app.setValidatorCompiler(validatorCompiler);
   // Not `options` itself: it holds the /v1 prefix, which the routes inherit already.
   for (const routes of [modelListRoutes, embeddingRoutes, chatRoutes, completionRoutes]) {

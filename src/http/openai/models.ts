@@ -38,7 +38,7 @@ export async function modelListRoutes(
   const describe = { schema: { summary: 'Describe a model (OpenAI)', tags, response: { 200: OpenAIModel } } };
   const named = (request: FastifyRequest) => {
     const { org, name } = request.params as { org?: string; name: string };
-    return view(registry.get(org ? `${org}/${name}` : name));
+    return view(registry.get(org === undefined ? name : `${org}/${name}`));
   };
   app.get('/models/:name', describe, async (request) => named(request));
   app.get('/models/:org/:name', describe, async (request) => named(request));
