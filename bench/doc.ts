@@ -4,6 +4,7 @@ import { deviceTable, fixed, markdownTable, sweepTable } from '../src/bench/repo
 import type { LevelResult, SweepResult } from '../src/bench/sweep.ts';
 import type { LimitResult } from './limit.ts';
 import type { Machine } from './machine.ts';
+import type { SoakResult } from './soak.ts';
 
 export interface BenchReport {
   date: string;
@@ -27,6 +28,7 @@ export interface BenchReport {
   naive: SweepResult;
   served: SweepResult;
   devices: DeviceOutcome[];
+  soak: SoakResult;
   targets: Target[];
 }
 
@@ -34,7 +36,7 @@ export interface Target {
   name: string;
   /** The measured figure, as a ratio or in ms; NaN when the run lacks the level it needs. */
   value: number;
-  unit: 'x' | 'ms' | 'count';
+  unit: 'x' | 'ms' | 'count' | 'KiB/1k';
   goal: string;
   met: boolean;
   how: string;
@@ -44,7 +46,12 @@ const at = (sweep: SweepResult, concurrency: number): LevelResult | undefined =>
   sweep.levels.find((l) => l.concurrency === concurrency);
 
 /** The issue's targets, from one run's figures. */
-export function targets(limit: LimitResult, naive: SweepResult, served: SweepResult): Target[] {
+export function targets(
+  limit: LimitResult,
+  naive: SweepResult,
+  served: SweepResult,
+  soak: SoakResult,
+): Target[] {
   const c1 = at(served, 1);
   const c16 = at(served, 16);
   const c32 = at(served, 32);
@@ -108,12 +115,27 @@ export function targets(limit: LimitResult, naive: SweepResult, served: SweepRes
         ? `worst of the levels with concurrency >= 16: c=${worst.concurrency}, ${worst.health?.probes} probes`
         : 'no level with concurrency >= 16 was probed',
     },
+    {
+      name: 'soak: resident memory growth after warm-up',
+      unit: 'KiB/1k',
+      value: soak.growthKiBPer1000,
+      goal: `<= ${SOAK_GROWTH_GOAL_KIB} KiB per 1,000 requests`,
+      met: soak.growthKiBPer1000 <= SOAK_GROWTH_GOAL_KIB && soak.unexpected === 0,
+      how: `${soak.requests} requests in ${soak.durationS} s: ${fixed(soak.rssAfterWarmupMiB)} MiB after ${soak.warmupS} s of warm-up, ${fixed(soak.rssEndMiB)} MiB at the end; ${soak.unexpected} unexpected answers`,
+    },
   ];
 }
+
+/**
+ * Flat, give or take the garbage collector: 100 KiB per 1,000 requests is 1 MiB per 10,000, which over
+ * a day at 100 requests/s would still be ~850 MiB; anything larger is a leak worth chasing.
+ */
+const SOAK_GROWTH_GOAL_KIB = 100;
 
 function figure(t: Target): string {
   if (Number.isNaN(t.value)) return 'not measured';
   if (t.unit === 'x') return `${t.value.toFixed(2)}x`;
+  if (t.unit === 'KiB/1k') return `${t.value.toFixed(1)} KiB per 1,000 requests`;
   return t.unit === 'ms' ? `${t.value.toFixed(2)} ms` : String(t.value);
 }
 
@@ -156,6 +178,14 @@ function levelCpuLine(shares: Record<number, number> | undefined): string {
   if (!shares || Object.keys(shares).length === 0) return '';
   const levels = Object.entries(shares).map(([c, share]) => `c=${c} ${(share * 100).toFixed(0)}%`);
   return `CPU share other processes took during each level: ${levels.join(', ')}.`;
+}
+
+function soakTable(soak: SoakResult): string {
+  const every = Math.max(1, Math.ceil(soak.samples.length / 12));
+  const rows = soak.samples
+    .filter((_, i) => i % every === 0 || i === soak.samples.length - 1)
+    .map((p) => [fixed(p.s, 0), String(p.requests), fixed(p.rssMiB)]);
+  return markdownTable(['seconds', 'requests served', 'resident MiB'], rows, ['right', 'right', 'right']);
 }
 
 function gpuVerdict(devices: DeviceOutcome[]): string {
@@ -229,6 +259,12 @@ npx tsx bench/run.ts --devices cpu,cuda,webgpu
 \`\`\`
 
 What was tried on a lent NVIDIA H100, and why CUDA and WebGPU could not run there: [gpu.md](gpu.md). \`webgpu\` needs a GPU with Vulkan drivers. Expect a GPU to help throughput most at high concurrency, where batches are large; at concurrency 1 a short sentence is dominated by fixed costs (tokenization, transfers, HTTP), so compare the p50 rows too.
+
+## Soak
+
+\`bench/soak.ts\`: ${r.soak.durationS} s of steady load at concurrency ${r.soak.concurrency} on one hubserve serving the generated tiny models, the mix of a day's traffic: of every 20 requests, 14 classifications, 3 NER, 2 streamed chat completions (\`/v1/chat/completions\`) and 1 bad request (400). Resident memory is read from the server's own \`/metrics\` every 2 s; the growth is the least-squares slope of memory against requests served, after ${r.soak.warmupS} s of warm-up.
+
+${soakTable(r.soak)}
 
 ## How it is measured
 

@@ -23,10 +23,11 @@ import {
   type DeviceOutcome,
   type SweepResult,
 } from '../src/bench/index.ts';
-import { DEFAULT_MODELS_DIR, ensureTestModels } from '../tools/testmodels/index.ts';
+import { DEFAULT_MODELS_DIR, ensureTestModels, testModelPath } from '../tools/testmodels/index.ts';
 import { benchmarksMarkdown, targets, targetsTable, type BenchReport } from './doc.ts';
 import type { LimitResult } from './limit.ts';
 import { describeMachine, otherCpuMeter, waitForQuiet } from './machine.ts';
+import { runSoak } from './soak.ts';
 
 const BENCH_MODEL = 'hubserve-test/bert-base-bench';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,6 +70,7 @@ const plan = {
   devices: values.devices === 'none' ? [] : (values.devices.split(',') as Device[]),
   deviceLevels: values.quick ? [1] : [1, 16],
   deviceDurationS: values.quick ? 1 : 5,
+  soak: { durationS: values.quick ? 20 : 180, warmupS: values.quick ? 5 : 30, concurrency: 8 },
 };
 
 const started = performance.now();
@@ -176,6 +178,25 @@ async function main(): Promise<void> {
     return sweepServer('hubserve', server).finally(() => server.stop());
   });
 
+  const soak = await phase('soak', otherCpu, async () => {
+    ensureTestModels();
+    const port = await freePort();
+    log(`soak: hubserve on port ${port}, ${plan.soak.durationS} s at concurrency ${plan.soak.concurrency}`);
+    const models = (['sentiment', 'ner', 'gpt2'] as const).map(
+      (name) => `${name}=${testModelPath(`hubserve-test/tiny-${name}`)}`,
+    );
+    const server = await startChildServer({
+      name: 'hubserve',
+      args: hubserveArgs(port, models),
+      port,
+      readyPath: '/ready',
+    });
+    return runSoak(`http://127.0.0.1:${port}`, { ...plan.soak, sentences: CONVERSATION_CORPUS }, log).finally(
+      () => server.stop(),
+    );
+  });
+  log(`soak: ${soak.growthKiBPer1000.toFixed(1)} KiB per 1,000 requests after warm-up`);
+
   let devices: DeviceOutcome[] = [];
   if (plan.devices.length) {
     log(`devices: ${plan.devices.join(', ')}`);
@@ -215,7 +236,8 @@ async function main(): Promise<void> {
     naive,
     served,
     devices,
-    targets: targets(limit, naive, served),
+    soak,
+    targets: targets(limit, naive, served, soak),
   };
 
   mkdirSync(values.out, { recursive: true });

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { newKey } from '../../src/auth/keys.ts';
 import { registerErrorHandling } from '../../src/http/errors.ts';
 import { playgroundRoutes } from '../../src/http/playground.ts';
 import { serve, type TestServer, tiny } from '../support/server.ts';
@@ -509,5 +510,43 @@ describe('the playground in Chromium', { skip, timeout: 180_000 }, () => {
 
   it('had no console errors or page errors', () => {
     assert.deepEqual(problems, [], 'the page logged no errors');
+  });
+
+  it('works with an API key: without one it says so, with one it lists the models and runs them', async () => {
+    const key = newKey();
+    const keyed = await serve([tiny('sentiment', 'hubserve-test/tiny-sentiment')], {
+      config: { api_keys: [{ name: 'browser', hash: key.hash, scopes: ['infer', 'metrics'] }] },
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context.setDefaultTimeout(15_000);
+    try {
+      // Not watched: the refused calls are logged by Chromium as failed loads, on purpose here.
+      const p = await context.newPage();
+      await p.goto(keyed.url);
+      await p.locator('#models-error', { hasText: 'unauthorized' }).waitFor();
+      await p.fill('#api-key', key.key);
+      await p.press('#api-key', 'Enter');
+      await p.waitForSelector('#models-body tr[data-model="sentiment"]');
+      await p.selectOption('#model-select', 'sentiment');
+      await described(p, 'sentiment');
+      await p.fill('#field-text', 'I love it');
+      await p.click('#run');
+      await p.waitForSelector('#result-region[data-state="done"]');
+      const expected = (await keyed.post(
+        '/models/sentiment',
+        { inputs: 'I love it' },
+        { authorization: `Bearer ${key.key}` },
+      )) as { body: { label: string }[][] };
+      const bars = await shown(p, '#result .bars li');
+      assert.deepEqual(
+        bars.map(({ data }) => data.label),
+        expected.body[0]?.map((b) => b.label),
+        'the keyed run shows what the API answers',
+      );
+      await shot(p, 'desktop-api-key');
+    } finally {
+      await context.close();
+      await keyed.close();
+    }
   });
 });
