@@ -76,6 +76,20 @@ export const ModelSchema = Type.Object(
         description: 'ONNX Runtime threads per instance (default: cores / instances).',
       }),
     ),
+    hang_timeout_s: Type.Optional(
+      Type.Number({
+        minimum: 0.5,
+        maximum: 3600,
+        description:
+          'A worker whose event loop is stuck this long is replaced, its requests 503 (default 10).',
+      }),
+    ),
+    max_worker_heap_mb: Type.Optional(
+      Type.Number({
+        minimum: 16,
+        description: 'A worker whose JS heap and buffers pass this is replaced without failing requests.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -47,6 +47,7 @@ export type ToWorker =
       stream: boolean;
     }
   | { type: 'cancel'; id: number }
+  | { type: 'ping' }
   | { type: 'dispose' };
 
 export type FromWorker =
@@ -54,5 +55,7 @@ export type FromWorker =
   | { type: 'load-failed'; error: WireError }
   | { type: 'result'; id: number; output: unknown; meter: RunMeter }
   | { type: 'token'; id: number; token: StreamedToken }
+  /** The worker's event loop answers (inference runs off it, so it answers while models run). */
+  | { type: 'pong'; heapBytes: number }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'disposed' };

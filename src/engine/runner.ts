@@ -22,7 +22,24 @@ export interface EngineModelSpec {
   instances: number;
   /** ONNX Runtime threads per worker; default: the cores shared out between instances. */
   threads?: number;
+  /** A worker whose event loop has not answered for this long is hung: replaced, its requests failed. */
+  hangTimeoutMs?: number;
+  /** A worker whose heap and buffers pass this is replaced once its work in hand is done. */
+  maxWorkerHeapBytes?: number;
 }
+
+/** Why a worker was replaced. */
+export type RestartReason = 'crashed' | 'hung' | 'recycled';
+
+export interface RunnerStats {
+  /** V8 heap and buffers of the workers, as they last reported (native ONNX Runtime memory is not in it). */
+  heapBytes: number;
+  restarts: Record<RestartReason, number>;
+}
+
+const DEFAULT_HANG_TIMEOUT_MS = 10_000;
+/** How often each worker is asked whether it is alive (and how large it is). */
+const WATCH_INTERVAL_MS = 1_000;
 
 // Run as JavaScript once built; as TypeScript under tsx in development, where the worker registers
 // tsx itself before importing its entry (Node 20 does not apply --import hooks to a worker's entry).
@@ -64,6 +81,12 @@ export interface RunOptions {
 class WorkerSlot {
   readonly pending = new Map<number, Pending>();
   private disposing = false;
+  /** When its event loop last answered a ping. */
+  lastPong = performance.now();
+  /** Its heap and buffers, as it last reported them. */
+  heapBytes = 0;
+  /** A replacement is loading for it (it grew too large); it serves until that one is ready. */
+  retiring = false;
 
   private constructor(
     readonly worker: Worker,
@@ -72,6 +95,11 @@ class WorkerSlot {
   ) {
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'token') return this.pending.get(message.id)?.onToken?.(message.token);
+      if (message.type === 'pong') {
+        this.lastPong = performance.now();
+        this.heapBytes = message.heapBytes;
+        return;
+      }
       if (message.type !== 'result' && message.type !== 'failed') return;
       const pending = this.pending.get(message.id);
       this.pending.delete(message.id);
@@ -80,18 +108,21 @@ class WorkerSlot {
         pending?.resolve(message.output);
       } else pending?.reject(fromWire(message.error));
     });
-    let dead = false;
-    const died = (reason: string): void => {
-      if (dead) return; // 'error' is followed by 'exit': one death, one replacement
-      dead = true;
-      for (const p of this.pending.values()) {
-        p.reject(new ServeError('worker_failed', `the model's worker stopped (${reason}); try again`));
-      }
-      this.pending.clear();
-      if (!this.disposing) onExit(this);
-    };
-    worker.on('error', (error) => died(error.message));
-    worker.on('exit', (code) => died(`exit code ${code}`));
+    worker.on('error', (error) => this.died(error.message, onExit));
+    worker.on('exit', (code) => this.died(`exit code ${code}`, onExit));
+  }
+
+  private dead = false;
+
+  /** Fails what it held and has it replaced, once ('error' is followed by 'exit'). */
+  died(reason: string, onExit: (slot: WorkerSlot) => void): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const p of this.pending.values()) {
+      p.reject(new ServeError('worker_failed', `the model's worker stopped (${reason}); try again`));
+    }
+    this.pending.clear();
+    if (!this.disposing) onExit(this);
   }
 
   static start(spec: LoadSpec, onExit: (slot: WorkerSlot) => void): Promise<WorkerSlot> {
@@ -141,11 +172,16 @@ export class ModelRunner {
   private slots: WorkerSlot[] = [];
   private nextId = 0;
   private disposed = false;
+  private readonly restarts: Record<RestartReason, number> = { crashed: 0, hung: 0, recycled: 0 };
+  private readonly watchdog = setInterval(() => this.watch(), WATCH_INTERVAL_MS).unref();
 
   /** Called when workers come or go (the scheduler then dispatches or refuses). */
   onWorkersChanged: () => void = () => undefined;
 
-  private constructor(private readonly spec: LoadSpec) {}
+  private constructor(
+    private readonly spec: LoadSpec,
+    private readonly limits: { hangTimeoutMs: number; maxWorkerHeapBytes: number | undefined },
+  ) {}
 
   /** Loads and warms every instance; resolves once the model can take traffic. */
   static async start(model: EngineModelSpec): Promise<ModelRunner> {
@@ -158,17 +194,63 @@ export class ModelRunner {
       threads,
       ...(model.handler ? { handler: model.handler } : {}),
     };
-    const runner = new ModelRunner(spec);
+    const runner = new ModelRunner(spec, {
+      hangTimeoutMs: model.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS,
+      maxWorkerHeapBytes: model.maxWorkerHeapBytes,
+    });
     const started = await Promise.allSettled(
-      Array.from({ length: model.instances }, () => WorkerSlot.start(spec, (slot) => runner.replace(slot))),
+      Array.from({ length: model.instances }, () => runner.startWorker()),
     );
     runner.slots = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
     const failure = started.find((s) => s.status === 'rejected');
     if (failure) {
-      await Promise.all(runner.slots.map((slot) => slot.dispose()));
+      await runner.dispose();
       throw failure.reason;
     }
     return runner;
+  }
+
+  private startWorker(): Promise<WorkerSlot> {
+    return WorkerSlot.start(this.spec, (slot) => this.replace(slot, 'crashed'));
+  }
+
+  get stats(): RunnerStats {
+    return { heapBytes: this.slots.reduce((n, s) => n + s.heapBytes, 0), restarts: { ...this.restarts } };
+  }
+
+  /** Pings every worker; replaces one that stopped answering, and recycles one grown too large. */
+  private watch(): void {
+    const now = performance.now();
+    for (const slot of this.slots) {
+      if (now - slot.lastPong > this.limits.hangTimeoutMs) {
+        // Its event loop is stuck in JavaScript (inference runs off it): terminating it is safe.
+        const silent = Math.round((now - slot.lastPong) / 1000);
+        slot.died(`no answer for ${silent} s`, (s) => this.replace(s, 'hung'));
+        void slot.worker.terminate();
+        continue;
+      }
+      const max = this.limits.maxWorkerHeapBytes;
+      if (max !== undefined && slot.heapBytes > max && !slot.retiring) this.recycle(slot);
+      slot.send({ type: 'ping' });
+    }
+  }
+
+  /**
+   * Replaces a worker without failing a request: its replacement loads first, then it takes no new
+   * work, finishes what it holds, and is disposed.
+   */
+  private recycle(old: WorkerSlot): void {
+    old.retiring = true;
+    this.startWorker().then(
+      (slot) => {
+        if (this.disposed) return void slot.dispose();
+        this.restarts.recycled++;
+        this.slots = [...this.slots.filter((s) => s !== old), slot];
+        this.onWorkersChanged();
+        void old.dispose();
+      },
+      () => (old.retiring = false), // no replacement: it goes on serving, and is tried again later
+    );
   }
 
   get info(): ModelInfo {
@@ -204,12 +286,13 @@ export class ModelRunner {
     }).finally(() => options.signal?.removeEventListener('abort', cancel));
   }
 
-  /** A worker died: take it out of rotation and start a replacement. */
-  private replace(dead: WorkerSlot): void {
+  /** A worker died or hung: take it out of rotation and start a replacement. */
+  private replace(dead: WorkerSlot, reason: RestartReason): void {
     this.slots = this.slots.filter((s) => s !== dead);
+    this.restarts[reason]++;
     this.onWorkersChanged();
     if (this.disposed) return;
-    WorkerSlot.start(this.spec, (slot) => this.replace(slot)).then(
+    this.startWorker().then(
       (slot) => {
         if (this.disposed) return void slot.dispose();
         this.slots.push(slot);
@@ -221,6 +304,7 @@ export class ModelRunner {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    clearInterval(this.watchdog);
     const slots = this.slots;
     this.slots = [];
     await Promise.all(slots.map((slot) => slot.dispose()));

@@ -137,6 +137,11 @@ load(spec).then(
         if (active.has(message.id)) cancelled.add(message.id);
         return;
       }
+      if (message.type === 'ping') {
+        const { heapUsed, external } = process.memoryUsage(); // this thread's own V8 heap and buffers
+        send({ type: 'pong', heapBytes: heapUsed + external });
+        return;
+      }
       if (message.type === 'dispose') {
         queue = queue.then(async () => {
           await context.model.dispose();

@@ -80,6 +80,33 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'hubserve_worker_heap_bytes',
+      help: "JS heap and buffers of each model's workers (native ONNX Runtime memory is not in it).",
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { name } of models.list()) {
+          const workers = models.workers(name);
+          if (workers) this.set({ model: name }, workers.heapBytes);
+        }
+      },
+    });
+    new Gauge({
+      name: 'hubserve_worker_restarts',
+      help: 'Workers replaced since the model loaded, by reason (crashed, hung, recycled for size).',
+      labelNames: ['model', 'reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { name } of models.list()) {
+          for (const [reason, count] of Object.entries(models.workers(name)?.restarts ?? {})) {
+            this.set({ model: name, reason }, count);
+          }
+        }
+      },
+    });
+    new Gauge({
       name: 'hubserve_model_load_seconds',
       help: 'How long each model took to load and warm up.',
       labelNames: ['model'],

@@ -34,12 +34,27 @@ const Model = Type.Object(
         { description: 'Dynamic batching at work.' },
       ),
     ),
+    workers: Type.Optional(
+      Type.Object(
+        {
+          heap_bytes: Type.Integer({
+            description: 'JS heap and buffers of its workers (not native ONNX Runtime)',
+          }),
+          restarts: Type.Object(
+            { crashed: Type.Integer(), hung: Type.Integer(), recycled: Type.Integer() },
+            { description: 'Workers replaced so far, by why' },
+          ),
+        },
+        { description: 'Its worker threads.' },
+      ),
+    ),
   },
   { $id: 'Model' },
 );
 
 const view = (m: ServedModel, registry: Registry) => {
   const queue = registry.queue(m.name);
+  const workers = registry.workers(m.name);
   return {
     name: m.name,
     source: m.source,
@@ -64,6 +79,7 @@ const view = (m: ServedModel, registry: Registry) => {
       batches: queue.batches,
       batched_inputs: queue.batchedInputs,
     },
+    workers: workers && { heap_bytes: workers.heapBytes, restarts: workers.restarts },
   };
 };
 

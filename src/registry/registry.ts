@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelConfigEntry } from '../config/schema.ts';
-import { ModelRunner, type ModelInfo } from '../engine/runner.ts';
+import { ModelRunner, type ModelInfo, type RunnerStats } from '../engine/runner.ts';
 import {
   DEFAULT_BATCHING,
   Scheduler,
@@ -104,6 +104,8 @@ export class Registry {
         device: model.device ?? 'cpu',
         instances: view.instances,
         ...(model.threads ? { threads: model.threads } : {}),
+        ...(model.hang_timeout_s ? { hangTimeoutMs: model.hang_timeout_s * 1000 } : {}),
+        ...(model.max_worker_heap_mb ? { maxWorkerHeapBytes: model.max_worker_heap_mb * 2 ** 20 } : {}),
         ...(handler ? { handler } : {}),
       });
       const runner = entry.runner;
@@ -129,6 +131,11 @@ export class Registry {
   /** The model's queue and batches so far (absent until it is loaded). */
   queue(name: string): SchedulerStats | undefined {
     return this.entries.get(name)?.scheduler?.stats;
+  }
+
+  /** The model's workers: their memory and restarts (absent until it is loaded). */
+  workers(name: string): RunnerStats | undefined {
+    return this.entries.get(name)?.runner?.stats;
   }
 
   get(name: string): ServedModel {

@@ -77,6 +77,48 @@ describe('a worker killed while requests wait for it', () => {
   });
 });
 
+describe('a hung worker, and one grown too large', () => {
+  const fragile = (extra: Record<string, number>) =>
+    tiny('fragile', 'hubserve-test/tiny-sentiment', { handler: 'test/support/crash-handler.ts', ...extra });
+  const restarts = async (url: string) =>
+    (
+      (await (await fetch(`${url}/models/fragile`)).json()) as {
+        workers: { restarts: Record<string, number> };
+      }
+    ).workers.restarts;
+
+  it('replaces a worker whose event loop is stuck, failing its request with 503, not a hang', async () => {
+    const server = await serve([fragile({ hang_timeout_s: 1 })]);
+    after(() => server.close());
+    const url = `${server.url}/models/fragile`;
+    const started = performance.now();
+    assert.deepEqual(await outcome(url, { inputs: 'hang' }), { status: 503, code: 'worker_failed' });
+    assert.ok(performance.now() - started < 10_000, 'answered within seconds of the hang timeout');
+    let next = { status: 0 } as Outcome;
+    for (let i = 0; i < 100 && next.status !== 200; i++) {
+      next = await outcome(url, { inputs: 'fine' });
+      if (next.status !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(next.status, 200, 'its replacement answers');
+    assert.equal((await restarts(server.url)).hung, 1);
+  });
+
+  it('recycles a worker past its memory limit without failing a request', async () => {
+    const server = await serve([fragile({ max_worker_heap_mb: 100 })]);
+    after(() => server.close());
+    const url = `${server.url}/models/fragile`;
+    const outcomes: Outcome[] = [];
+    // 32 MB kept per "leak": past 100 MB after four; the watchdog looks every second.
+    for (let i = 0; i < 40 && (await restarts(server.url)).recycled === 0; i++) {
+      outcomes.push(await outcome(url, { inputs: i % 2 ? 'leak' : 'fine' }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal((await restarts(server.url)).recycled, 1, 'recycled once');
+    outcomes.push(...(await Promise.all(['a', 'b', 'c'].map((inputs) => outcome(url, { inputs })))));
+    assert.deepEqual(tally(outcomes), { 200: outcomes.length }, 'no request failed');
+  });
+});
+
 describe('a model that cannot load', () => {
   const broken = mkdtempSync(join(tmpdir(), 'hubserve-broken-'));
   after(() => rmSync(broken, { recursive: true, force: true }));

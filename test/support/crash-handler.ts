@@ -1,11 +1,13 @@
-// A handler whose worker dies on request ("crash"): for testing that a dead worker fails only its
-// own requests and is replaced.
+// A handler whose worker misbehaves on request, for testing that the server contains it: "crash" ends
+// its worker thread, "hang" loops forever on its event loop, "leak" keeps 32 MB it never frees.
 import Type from 'typebox';
 import { classifyLogits, defineHandler, Text } from '../../src/handler.ts';
 
+const kept: Uint8Array[] = [];
+
 export default defineHandler({
   name: 'crash-test',
-  summary: 'Classifies, or ends its worker thread when asked to.',
+  summary: 'Classifies, or misbehaves when asked to.',
   modelClass: 'sequence-classification',
   inputs: Text,
   parameters: Type.Object({}),
@@ -14,6 +16,8 @@ export default defineHandler({
   preprocess: (inputs) => [inputs],
   async infer(model, items) {
     if (items[0] === 'crash') process.exit(1); // in a worker thread: ends that thread only
+    if (items[0] === 'hang') for (;;); // the point of the test: an event loop that never comes back
+    if (items[0] === 'leak') kept.push(new Uint8Array(32 * 2 ** 20).fill(1));
     return classifyLogits(model, items, undefined, false);
   },
   postprocess: (raw) => raw,
