@@ -70,7 +70,8 @@ const plan = {
   devices: values.devices === 'none' ? [] : (values.devices.split(',') as Device[]),
   deviceLevels: values.quick ? [1] : [1, 16],
   deviceDurationS: values.quick ? 1 : 5,
-  soak: { durationS: values.quick ? 20 : 180, warmupS: values.quick ? 5 : 30, concurrency: 8 },
+  // Warm-up is half the soak: the first minute's memory still settles (caches, JIT, GC heuristics).
+  soak: { durationS: values.quick ? 20 : 180, warmupS: values.quick ? 10 : 90, concurrency: 8 },
 };
 
 const started = performance.now();

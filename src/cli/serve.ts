@@ -32,11 +32,17 @@ export function checkExposure(config: Config): void {
 
 export async function startServer(config: Config, hub: HubSettings, version: string): Promise<Server> {
   checkExposure(config);
-  const registry = new Registry({ hub, onProgress: progressReporter(), localRoots: config.model_dirs });
+  const registry = new Registry({
+    hub,
+    onProgress: progressReporter(),
+    localRoots: config.model_dirs,
+    limits: config.limits,
+  });
   const app = await buildApp({
     registry,
     ...(config.api_keys.length ? { keyring: new Keyring(config.api_keys, config.rate_limit) } : {}),
     corsOrigins: config.cors_origins,
+    logInputs: config.log_inputs,
     maxBodyBytes: config.max_body_bytes,
     maxInFlightPerConnection: config.max_in_flight_per_connection,
     logger: { level: config.log_level },

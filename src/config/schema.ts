@@ -140,6 +140,25 @@ export const ConfigSchema = Type.Object(
     }),
     rate_limit: Type.Optional(RateLimitSchema),
     insecure: Type.Boolean({ description: 'Listen beyond loopback without API keys (default false).' }),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          max_inputs: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Inputs per request (tasks: 256).' }),
+          ),
+          max_input_chars: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Characters per input text (tasks: 100,000).' }),
+          ),
+          max_new_tokens: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Tokens a generation may ask for (tasks: 4,096).' }),
+          ),
+        },
+        { additionalProperties: false, description: 'What one request may ask: 422 invalid_input past it.' },
+      ),
+    ),
+    log_inputs: Type.Boolean({
+      description: "Put each request's body in its log line (debugging only: logs then hold user text).",
+    }),
     cors_origins: Type.Array(Type.String({ pattern: '^(\\*|https?://[^/\\s]+)$' }), {
       description: 'Origins browsers may call from (https://app.example, or * for any); none: CORS off.',
     }),
@@ -171,6 +190,7 @@ export const DEFAULTS: Config = {
   api_keys: [],
   insecure: false,
   cors_origins: [],
+  log_inputs: false,
   shutdown_timeout_s: 25,
 };
 

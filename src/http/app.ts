@@ -29,6 +29,8 @@ export interface AppOptions {
   /** API keys; without them every route is open (a loopback server, or one started --insecure). */
   keyring?: Keyring;
   maxBodyBytes: number;
+  /** Put request bodies in the log lines (off: user text never reaches the logs). */
+  logInputs?: boolean;
   /** Origins browsers may call from; empty: no CORS headers at all. */
   corsOrigins?: string[];
   /** Messages one conversation socket may have in flight. */
@@ -92,7 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerErrorHandling(app);
   // Observed first, so that requests refused by auth are logged too.
   const metrics = new Metrics(options.registry);
-  registerObservation(app, metrics);
+  registerObservation(app, metrics, { logInputs: options.logInputs === true });
   registerAuth(app, options.keyring);
   if (options.corsOrigins?.length) {
     await app.register(cors, {

@@ -1,5 +1,5 @@
 // What every request leaves behind: one JSON log line (request id, tenant, model, status, tokens,
-// timings; never the inputs), the Prometheus metrics of inference requests, a Server-Timing header on
+// timings; the inputs only when log_inputs is on), the Prometheus metrics of inference requests, a Server-Timing header on
 // inference answers, and its request id in X-Request-Id (the client's own, when it sends a sane one).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -54,7 +54,14 @@ export const requestId = (request: IncomingMessage): string => {
 
 const ms = (value: number): number => Math.round(value * 100) / 100;
 
-export function registerObservation(app: FastifyInstance, metrics: Metrics): void {
+/** How much of a body a log line holds, when bodies are logged at all. */
+const LOGGED_BODY_CHARS = 2_000;
+
+export function registerObservation(
+  app: FastifyInstance,
+  metrics: Metrics,
+  options: { logInputs: boolean },
+): void {
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('X-Request-Id', request.id);
     // 'close' comes for every answer, streamed ones and those whose client left included.
@@ -74,6 +81,9 @@ export function registerObservation(app: FastifyInstance, metrics: Metrics): voi
           ms: ms(seconds * 1000),
           ...(request.caller ? { tenant: request.caller.tenant, key: request.caller.key } : {}),
           ...(record ? { model: record.model, task: record.task } : {}),
+          ...(options.logInputs && request.body !== undefined
+            ? { body: JSON.stringify(request.body).slice(0, LOGGED_BODY_CHARS) }
+            : {}),
           ...(report
             ? {
                 tokens_in: report.inputTokens,

@@ -14,6 +14,7 @@ import {
 import { isServeError, ServeError } from '../errors.ts';
 import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedModel } from '../hub/index.ts';
 import { loadHandler } from '../tasks/handler.ts';
+import { checkLimits, type RequestLimits } from './limits.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 
 export type { SubmitOptions as RunOptions, RunReport } from '../scheduler/scheduler.ts';
@@ -54,6 +55,8 @@ export interface RegistryOptions {
   hub: HubSettings;
   /** Folders local model sources must be inside; absent: any. */
   localRoots?: readonly string[] | undefined;
+  /** What one request may ask, below the tasks' own bounds. */
+  limits?: RequestLimits | undefined;
   onProgress?: (event: DownloadProgress) => void;
 }
 
@@ -182,6 +185,7 @@ export class Registry {
       });
     }
     if (!scheduler) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);
+    if (this.options.limits) checkLimits(this.options.limits, inputs, parameters);
     return scheduler.submit(definition, inputs, parameters, options);
   }
 

@@ -207,3 +207,40 @@ describe('model folders', () => {
     }
   });
 });
+
+describe('request limits', () => {
+  it("refuses what goes past the operator's limits with 422, on every route", async () => {
+    const limited = await serve(
+      [tiny('sentiment', 'hubserve-test/tiny-sentiment'), tiny('gpt2', 'hubserve-test/tiny-gpt2')],
+      {
+        config: { limits: { max_inputs: 2, max_input_chars: 50, max_new_tokens: 8 } },
+      },
+    );
+    after(() => limited.close());
+    const refused = async (path: string, body: unknown, what: RegExp) => {
+      const response = await limited.post(path, body);
+      assert.equal(response.status, 422, `${path}: ${JSON.stringify(response.body)}`);
+      assert.match(JSON.stringify(response.body), what);
+    };
+    await refused(
+      '/models/sentiment',
+      { inputs: ['a', 'b', 'c'] },
+      /inputs in the request: 3, over this server's limit of 2/,
+    );
+    await refused('/models/sentiment', { inputs: 'x'.repeat(51) }, /characters in an input: 51/);
+    await refused('/models/gpt2', { inputs: 'Once', parameters: { max_new_tokens: 9 } }, /max_new_tokens: 9/);
+    await refused(
+      '/v1/completions',
+      { model: 'gpt2', prompt: 'Once', max_tokens: 9 },
+      /"type":"invalid_request_error"/,
+    );
+    const chat = { role: 'user', content: 'Once upon a' };
+    const within = await limited.post('/v1/chat/completions', {
+      model: 'gpt2',
+      messages: [chat, chat, chat],
+      max_tokens: 8,
+    });
+    assert.equal(within.status, 200, 'a chat of three messages is one input');
+    assert.equal((await limited.post('/models/sentiment', { inputs: ['a', 'b'] })).status, 200);
+  });
+});

@@ -72,6 +72,28 @@ describe('logs', () => {
     assert.ok(!everything.includes('4242'), 'the input text is never logged');
   });
 
+  it('puts the body in the log line only when log_inputs is on', async () => {
+    const verbose = await spawnServer(
+      [`sentiment=${testModelPath('hubserve-test/tiny-sentiment')}`],
+      60_000,
+      {
+        HUBSERVE_LOG_INPUTS: '1',
+      },
+    );
+    after(() => verbose.kill());
+    await fetch(`${verbose.url}/models/sentiment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'verbose-1' },
+      body: JSON.stringify({ inputs: SECRET }),
+    }).then((r) => r.text());
+    let line: LogLine | undefined;
+    for (let i = 0; i < 100 && !line; i++) {
+      line = verbose.logs.find((l) => l.reqId === 'verbose-1' && l.msg === 'request');
+      if (!line) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(line?.body, JSON.stringify({ inputs: SECRET }));
+  });
+
   it('logs streamed generations and errors too', async () => {
     const streamed = await post(
       '/models/gpt2',

@@ -24,11 +24,15 @@ export interface ServerProcess {
 }
 
 /** Starts `hubserve serve ...args` on an ephemeral loopback port and waits until it listens. */
-export async function spawnServer(args: string[], timeoutMs = 60_000): Promise<ServerProcess> {
+export async function spawnServer(
+  args: string[],
+  timeoutMs = 60_000,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HUBSERVE_LOG_LEVEL: 'info' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HUBSERVE_LOG_LEVEL: 'info', ...env } },
   );
   const logs: LogLine[] = [];
   const other: string[] = [];
