@@ -105,35 +105,39 @@ export class Keyring {
     throw new ServeError('forbidden', `the API key "${caller.key}" lacks the ${scope} scope`, { scope });
   }
 
-  /** Counts a request against the tenant's rate and the key's daily quota; 429 errors past them. */
-  admit(caller: Caller): void {
+  /**
+   * Counts a request against the key's daily quota (inference requests only: `billable`) and its
+   * rate: the key's own limit when it sets one, else the tenant's shared one. 429 errors past them.
+   */
+  admit(caller: Caller, billable: boolean): void {
     const entry = this.byName.get(caller.key);
+    const quota = entry?.daily_quota;
+    const day = utcDay();
+    const used = this.used.get(caller.key);
+    const count = used?.day === day ? used.count : 0;
+    if (billable && quota !== undefined && count >= quota) {
+      const midnight = Date.parse(`${day}T00:00:00Z`) + 86_400_000;
+      throw new ServeError(
+        'quota_exceeded',
+        `the API key "${caller.key}" has used its ${quota} requests of today (UTC)`,
+        { retry_after_s: Math.ceil((midnight - Date.now()) / 1000) },
+      );
+    }
     const limit = entry?.rate_limit ?? this.defaultLimit;
     if (limit) {
-      let bucket = this.buckets.get(caller.tenant);
-      if (!bucket) this.buckets.set(caller.tenant, (bucket = new TokenBucket(limit)));
+      const id = entry?.rate_limit ? `key\u0000${caller.key}` : `tenant\u0000${caller.tenant}`;
+      let bucket = this.buckets.get(id);
+      if (!bucket) this.buckets.set(id, (bucket = new TokenBucket(limit)));
       const wait = bucket.take();
       if (wait > 0) {
+        const who = entry?.rate_limit ? `the API key "${caller.key}"` : `tenant "${caller.tenant}"`;
         throw new ServeError(
           'rate_limited',
-          `tenant "${caller.tenant}" is over ${limit.requests_per_s} requests/s (burst ${limit.burst})`,
+          `${who} is over ${limit.requests_per_s} requests/s (burst ${limit.burst})`,
           { retry_after_s: Math.ceil(wait) },
         );
       }
     }
-    if (entry?.daily_quota !== undefined) {
-      const day = utcDay();
-      const used = this.used.get(caller.key);
-      const count = used?.day === day ? used.count : 0;
-      if (count >= entry.daily_quota) {
-        const midnight = Date.parse(`${day}T00:00:00Z`) + 86_400_000;
-        throw new ServeError(
-          'quota_exceeded',
-          `the API key "${caller.key}" has used its ${entry.daily_quota} requests of today (UTC)`,
-          { retry_after_s: Math.ceil((midnight - Date.now()) / 1000) },
-        );
-      }
-      this.used.set(caller.key, { day, count: count + 1 });
-    }
+    if (billable && quota !== undefined) this.used.set(caller.key, { day, count: count + 1 });
   }
 }

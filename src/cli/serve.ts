@@ -1,6 +1,6 @@
 // `hubserve serve`: resolve and load every configured model, then serve HTTP until SIGTERM/SIGINT.
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../config/schema.ts';
+import { type Config, parseBytes } from '../config/schema.ts';
 import { Keyring } from '../auth/keys.ts';
 import { ServeError } from '../errors.ts';
 import { buildApp } from '../http/app.ts';
@@ -37,6 +37,10 @@ export async function startServer(config: Config, hub: HubSettings, version: str
     onProgress: progressReporter(),
     localRoots: config.model_dirs,
     limits: config.limits,
+    memory: config.memory && {
+      ...config.memory,
+      max_bytes: config.memory.max_bytes === undefined ? undefined : parseBytes(config.memory.max_bytes),
+    },
   });
   const app = await buildApp({
     registry,

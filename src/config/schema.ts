@@ -6,6 +6,8 @@ import { DEVICES } from '../engine/protocol.ts';
 import { DTYPES } from '../hub/index.ts';
 import { TASK_NAMES } from '../tasks/types.ts';
 
+const SIZE_PATTERN = '^(\\d+(?:\\.\\d+)?)\\s*(B|KB|MB|GB|KiB|MiB|GiB)?$';
+
 export const ModelSchema = Type.Object(
   {
     name: Type.String({
@@ -30,6 +32,11 @@ export const ModelSchema = Type.Object(
     ),
     instances: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 64, description: 'Worker threads (default 1).' }),
+    ),
+    load: Type.Optional(
+      Type.Enum(['eager', 'on_demand'], {
+        description: 'Load at start (eager, the default) or on its first request (on_demand).',
+      }),
     ),
     handler: Type.Optional(
       Type.String({
@@ -78,16 +85,17 @@ export const ModelSchema = Type.Object(
     ),
     hang_timeout_s: Type.Optional(
       Type.Number({
-        minimum: 0.5,
+        minimum: 1,
         maximum: 3600,
         description:
-          'A worker whose event loop is stuck this long is replaced, its requests 503 (default 10).',
+          'A worker whose event loop is stuck this long outside model runs is replaced, its requests 503 (default 10).',
       }),
     ),
-    max_worker_heap_mb: Type.Optional(
+    max_worker_growth_mb: Type.Optional(
       Type.Number({
         minimum: 16,
-        description: 'A worker whose JS heap and buffers pass this is replaced without failing requests.',
+        description:
+          'A worker whose JS heap and buffers grew this much since it was ready is replaced without failing requests.',
       }),
     ),
   },
@@ -156,6 +164,33 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false, description: 'What one request may ask: 422 invalid_input past it.' },
       ),
     ),
+    memory: Type.Optional(
+      Type.Object(
+        {
+          max_loaded_models: Type.Optional(
+            Type.Integer({ minimum: 1, description: 'Models loaded at once.' }),
+          ),
+          max_bytes: Type.Optional(
+            Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: SIZE_PATTERN })], {
+              description: 'Measured resident memory of the loaded models: bytes, or 512MiB, 8GiB, ...',
+            }),
+          ),
+          idle_unload_after_s: Type.Optional(
+            Type.Number({ exclusiveMinimum: 0, description: 'Unload a model unused this long.' }),
+          ),
+          load_wait_s: Type.Optional(
+            Type.Number({
+              exclusiveMinimum: 0,
+              description: 'How long a request waits for its model to load before 503 (default 30).',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: 'Past the budget, the least recently used idle model is unloaded first.',
+        },
+      ),
+    ),
     log_inputs: Type.Boolean({
       description: "Put each request's body in its log line (debugging only: logs then hold user text).",
     }),
@@ -177,6 +212,24 @@ export const ConfigSchema = Type.Object(
 );
 
 export type ModelConfigEntry = Static<typeof ModelSchema>;
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+};
+
+/** A size as bytes: a number, or 512MiB, 8GiB, 2GB, ... */
+export function parseBytes(size: number | string): number {
+  if (typeof size === 'number') return size;
+  const [, value = '0', unit = ''] = new RegExp(SIZE_PATTERN).exec(size) ?? [];
+  return Math.round(Number(value) * (UNITS[unit] ?? 1));
+}
 export type Config = Static<typeof ConfigSchema>;
 
 export const DEFAULTS: Config = {

@@ -16,6 +16,12 @@ export interface LoadSpec {
   device: Device;
   /** ONNX Runtime intra-op threads of this worker. */
   threads: number;
+  /**
+   * Shared with the main thread, two int32: [0] ONNX Runtime runs in progress on the worker, [1] runs
+   * finished. A run blocks the worker's event loop (onnxruntime-node runs natively on its thread), so
+   * a silent worker in a run is busy, not hung; and terminating it then would abort the process.
+   */
+  runs: SharedArrayBuffer;
 }
 
 /** What a loaded model tells about itself. */
@@ -51,11 +57,13 @@ export type ToWorker =
   | { type: 'dispose' };
 
 export type FromWorker =
+  /** Loaded; the warm-up request runs next. */
+  | { type: 'warming' }
   | { type: 'ready'; info: ModelInfo }
   | { type: 'load-failed'; error: WireError }
   | { type: 'result'; id: number; output: unknown; meter: RunMeter }
   | { type: 'token'; id: number; token: StreamedToken }
-  /** The worker's event loop answers (inference runs off it, so it answers while models run). */
-  | { type: 'pong'; heapBytes: number }
+  /** The worker's event loop answers (between ONNX Runtime runs, which block it). */
+  | { type: 'pong'; heapBytes: number; grownBytes: number }
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'disposed' };

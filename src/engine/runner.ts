@@ -22,10 +22,13 @@ export interface EngineModelSpec {
   instances: number;
   /** ONNX Runtime threads per worker; default: the cores shared out between instances. */
   threads?: number;
-  /** A worker whose event loop has not answered for this long is hung: replaced, its requests failed. */
+  /**
+   * A worker whose event loop has been silent this long outside model runs is hung (a handler's
+   * endless loop): terminated and replaced, its requests failed.
+   */
   hangTimeoutMs?: number;
-  /** A worker whose heap and buffers pass this is replaced once its work in hand is done. */
-  maxWorkerHeapBytes?: number;
+  /** A worker whose heap and buffers grew this much since it was ready is replaced, gracefully. */
+  maxWorkerGrowthBytes?: number;
 }
 
 /** Why a worker was replaced. */
@@ -44,6 +47,9 @@ const WATCH_INTERVAL_MS = 1_000;
 // Run as JavaScript once built; as TypeScript under tsx in development, where the worker registers
 // tsx itself before importing its entry (Node 20 does not apply --import hooks to a worker's entry).
 const WORKER_URL = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/** What every worker of a model loads (each gets its own run counters). */
+type WorkerSpec = Omit<LoadSpec, 'runs'>;
 
 function spawnWorker(spec: LoadSpec): Worker {
   const options = { workerData: spec, name: `hubserve:${spec.task}` };
@@ -83,14 +89,18 @@ class WorkerSlot {
   private disposing = false;
   /** When its event loop last answered a ping. */
   lastPong = performance.now();
-  /** Its heap and buffers, as it last reported them. */
+  /** Its heap and buffers, as it last reported them, and how much they grew since it was ready. */
   heapBytes = 0;
+  grownBytes = 0;
+  private runsDone = 0;
   /** A replacement is loading for it (it grew too large); it serves until that one is ready. */
   retiring = false;
 
   private constructor(
     readonly worker: Worker,
     readonly info: ModelInfo,
+    /** ONNX Runtime runs in progress and finished on it (see LoadSpec.runs). */
+    private readonly runs: Int32Array,
     onExit: (slot: WorkerSlot) => void,
   ) {
     worker.on('message', (message: FromWorker) => {
@@ -98,6 +108,7 @@ class WorkerSlot {
       if (message.type === 'pong') {
         this.lastPong = performance.now();
         this.heapBytes = message.heapBytes;
+        this.grownBytes = message.grownBytes;
         return;
       }
       if (message.type !== 'result' && message.type !== 'failed') return;
@@ -125,18 +136,26 @@ class WorkerSlot {
     if (!this.disposing) onExit(this);
   }
 
-  static start(spec: LoadSpec, onExit: (slot: WorkerSlot) => void): Promise<WorkerSlot> {
-    const worker = spawnWorker(spec);
+  static start(
+    spec: WorkerSpec,
+    onExit: (slot: WorkerSlot) => void,
+    onWarming: () => void = () => undefined,
+  ): Promise<WorkerSlot> {
+    const runs = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
+    const worker = spawnWorker({ ...spec, runs });
     return new Promise((resolve, reject) => {
       const failed = (error: Error): void => reject(new ServeError('model_load_failed', error.message));
       const exited = (code: number): void =>
         failed(new Error(`the worker exited (code ${code}) while loading`));
       worker.once('error', failed);
       worker.once('exit', exited);
-      worker.once('message', (message: FromWorker) => {
+      const started = (message: FromWorker): void => {
+        if (message.type === 'warming') return onWarming();
+        worker.off('message', started);
         worker.off('error', failed);
         worker.off('exit', exited);
-        if (message.type === 'ready') resolve(new WorkerSlot(worker, message.info, onExit));
+        if (message.type === 'ready')
+          resolve(new WorkerSlot(worker, message.info, new Int32Array(runs), onExit));
         else {
           void worker.terminate();
           const error = message.type === 'load-failed' ? fromWire(message.error) : new Error(message.type);
@@ -146,12 +165,31 @@ class WorkerSlot {
               : new ServeError('model_load_failed', error.message),
           );
         }
-      });
+      };
+      worker.on('message', started);
     });
   }
 
   send(message: ToWorker): void {
     this.worker.postMessage(message);
+  }
+
+  /** Inside an ONNX Runtime run now: its event loop is blocked by the model, and must not be cut. */
+  get inRun(): boolean {
+    return Atomics.load(this.runs, 0) > 0;
+  }
+
+  /**
+   * How long its event loop has been silent outside model runs: a run in progress or one finished
+   * since the last look counts as life.
+   */
+  silentMs(now: number): number {
+    const done = Atomics.load(this.runs, 1);
+    if (this.inRun || done !== this.runsDone) {
+      this.runsDone = done;
+      this.lastPong = now;
+    }
+    return now - this.lastPong;
   }
 
   async dispose(): Promise<void> {
@@ -164,7 +202,8 @@ class WorkerSlot {
       this.send({ type: 'dispose' }); // queued after the work in hand, which finishes first
       setTimeout(resolve, DISPOSE_WAIT_MS).unref();
     });
-    await this.worker.terminate();
+    // Never in the middle of a run: left to end by itself instead (it holds no request any more).
+    if (!this.inRun) await this.worker.terminate();
   }
 }
 
@@ -173,20 +212,27 @@ export class ModelRunner {
   private nextId = 0;
   private disposed = false;
   private readonly restarts: Record<RestartReason, number> = { crashed: 0, hung: 0, recycled: 0 };
-  private readonly watchdog = setInterval(() => this.watch(), WATCH_INTERVAL_MS).unref();
+  private readonly watchdog: NodeJS.Timeout;
 
   /** Called when workers come or go (the scheduler then dispatches or refuses). */
   onWorkersChanged: () => void = () => undefined;
 
   private constructor(
-    private readonly spec: LoadSpec,
-    private readonly limits: { hangTimeoutMs: number; maxWorkerHeapBytes: number | undefined },
-  ) {}
+    private readonly spec: WorkerSpec,
+    private readonly limits: { hangTimeoutMs: number; maxWorkerGrowthBytes: number | undefined },
+  ) {
+    // Looked at a few times per timeout, so that a worker is not called hung for one late answer.
+    const every = Math.min(WATCH_INTERVAL_MS, limits.hangTimeoutMs / 4);
+    this.watchdog = setInterval(() => this.watch(), every).unref();
+  }
 
-  /** Loads and warms every instance; resolves once the model can take traffic. */
-  static async start(model: EngineModelSpec): Promise<ModelRunner> {
+  /**
+   * Loads and warms every instance; resolves once the model can take traffic. `onWarming`: the first
+   * instance has loaded and runs its warm-up.
+   */
+  static async start(model: EngineModelSpec, onWarming?: () => void): Promise<ModelRunner> {
     const threads = model.threads ?? Math.max(1, Math.floor(availableParallelism() / model.instances));
-    const spec: LoadSpec = {
+    const spec: WorkerSpec = {
       path: model.path,
       task: model.task,
       dtype: model.dtype,
@@ -196,10 +242,10 @@ export class ModelRunner {
     };
     const runner = new ModelRunner(spec, {
       hangTimeoutMs: model.hangTimeoutMs ?? DEFAULT_HANG_TIMEOUT_MS,
-      maxWorkerHeapBytes: model.maxWorkerHeapBytes,
+      maxWorkerGrowthBytes: model.maxWorkerGrowthBytes,
     });
     const started = await Promise.allSettled(
-      Array.from({ length: model.instances }, () => runner.startWorker()),
+      Array.from({ length: model.instances }, () => runner.startWorker(onWarming)),
     );
     runner.slots = started.filter((s) => s.status === 'fulfilled').map((s) => s.value);
     const failure = started.find((s) => s.status === 'rejected');
@@ -210,8 +256,8 @@ export class ModelRunner {
     return runner;
   }
 
-  private startWorker(): Promise<WorkerSlot> {
-    return WorkerSlot.start(this.spec, (slot) => this.replace(slot, 'crashed'));
+  private startWorker(onWarming?: () => void): Promise<WorkerSlot> {
+    return WorkerSlot.start(this.spec, (slot) => this.replace(slot, 'crashed'), onWarming);
   }
 
   get stats(): RunnerStats {
@@ -222,15 +268,15 @@ export class ModelRunner {
   private watch(): void {
     const now = performance.now();
     for (const slot of this.slots) {
-      if (now - slot.lastPong > this.limits.hangTimeoutMs) {
-        // Its event loop is stuck in JavaScript (inference runs off it): terminating it is safe.
-        const silent = Math.round((now - slot.lastPong) / 1000);
-        slot.died(`no answer for ${silent} s`, (s) => this.replace(s, 'hung'));
+      const silent = slot.silentMs(now);
+      if (silent > this.limits.hangTimeoutMs) {
+        // Stuck in JavaScript outside any model run (a handler's endless loop): terminating is safe.
+        slot.died(`no answer for ${Math.round(silent / 1000)} s`, (s) => this.replace(s, 'hung'));
         void slot.worker.terminate();
         continue;
       }
-      const max = this.limits.maxWorkerHeapBytes;
-      if (max !== undefined && slot.heapBytes > max && !slot.retiring) this.recycle(slot);
+      const max = this.limits.maxWorkerGrowthBytes;
+      if (max !== undefined && slot.grownBytes > max && !slot.retiring) this.recycle(slot);
       slot.send({ type: 'ping' });
     }
   }
@@ -243,7 +289,8 @@ export class ModelRunner {
     old.retiring = true;
     this.startWorker().then(
       (slot) => {
-        if (this.disposed) return void slot.dispose();
+        // Gone meanwhile (crashed or hung, and replaced already): this one would be one too many.
+        if (this.disposed || !this.slots.includes(old)) return void slot.dispose();
         this.restarts.recycled++;
         this.slots = [...this.slots.filter((s) => s !== old), slot];
         this.onWorkersChanged();

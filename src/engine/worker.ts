@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as runtime from '@huggingface/transformers';
+import type { PreTrainedModel } from '@huggingface/transformers';
 import { isServeError, ServeError } from '../errors.ts';
 import { loadHandler } from '../tasks/handler.ts';
 import {
@@ -92,6 +93,7 @@ async function load(spec: LoadSpec): Promise<Loaded> {
   } catch (error) {
     throw deviceError(spec, error) ?? error;
   }
+  countRuns(model);
   const labels = Object.entries(config.id2label ?? {})
     .sort(([a], [b]) => Number(a) - Number(b))
     .map(([, label]) => label);
@@ -105,6 +107,7 @@ async function load(spec: LoadSpec): Promise<Loaded> {
     meter: newMeter(),
   };
   const loaded = performance.now();
+  send({ type: 'warming' });
   const warmup = task.warmup?.(context) ?? task.example;
   await task.run(context, warmup.inputs, warmup.parameters ?? {});
   const info: ModelInfo = {
@@ -124,11 +127,39 @@ async function load(spec: LoadSpec): Promise<Loaded> {
 const newMeter = (): RunMeter => ({ input: [], output: [], tokenizeMs: 0, runMs: 0 });
 
 const spec = workerData as LoadSpec;
+const runs = new Int32Array(spec.runs);
+
+/** Counts the model's ONNX Runtime runs in `runs`, for the main thread's watchdog. */
+function countRuns(model: PreTrainedModel): void {
+  const sessions = (
+    model as unknown as { sessions?: Record<string, { run: (...args: never[]) => Promise<unknown> }> }
+  ).sessions;
+  for (const session of Object.values(sessions ?? {})) {
+    const run = session.run.bind(session);
+    session.run = async (...args) => {
+      Atomics.add(runs, 0, 1);
+      try {
+        return await run(...args);
+      } finally {
+        Atomics.sub(runs, 0, 1);
+        Atomics.add(runs, 1, 1);
+      }
+    };
+  }
+}
+
+/** This thread's V8 heap and buffers. */
+const heapBytes = (): number => {
+  const { heapUsed, external } = process.memoryUsage();
+  return heapUsed + external;
+};
 let queue: Promise<void> = Promise.resolve();
 
 load(spec).then(
   ({ context, info, taskOf }) => {
     send({ type: 'ready', info });
+    // What the loaded, warm model holds (its weights are buffers too): growth is measured from here.
+    const baseline = heapBytes();
     // Requests whose client has gone: a running generation checks this between tokens.
     const cancelled = new Set<number>();
     const active = new Set<number>(); // queued or running here
@@ -138,8 +169,8 @@ load(spec).then(
         return;
       }
       if (message.type === 'ping') {
-        const { heapUsed, external } = process.memoryUsage(); // this thread's own V8 heap and buffers
-        send({ type: 'pong', heapBytes: heapUsed + external });
+        const now = heapBytes();
+        send({ type: 'pong', heapBytes: now, grownBytes: Math.max(0, now - baseline) });
         return;
       }
       if (message.type === 'dispose') {

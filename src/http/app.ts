@@ -95,7 +95,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Observed first, so that requests refused by auth are logged too.
   const metrics = new Metrics(options.registry);
   registerObservation(app, metrics, { logInputs: options.logInputs === true });
-  registerAuth(app, options.keyring);
+  // Before auth, so that refusals (401, 403, 429) carry CORS headers a browser can read.
   if (options.corsOrigins?.length) {
     await app.register(cors, {
       origin: options.corsOrigins.includes('*') ? '*' : options.corsOrigins,
@@ -104,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       maxAge: 600,
     });
   }
+  registerAuth(app, options.keyring);
   await app.register(swagger, {
     openapi: {
       info: {
@@ -138,6 +139,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     version: options.version ?? '0.0.0',
   });
   await app.register(playgroundRoutes);
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'public' } }, async () =>
+    app.swagger(),
+  );
   return app;
 }

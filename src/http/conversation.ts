@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import { isServeError, ServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
+import { admitAnother } from './auth.ts';
 import { errorBody } from './errors.ts';
 import { answer, type InferenceBody, prepare } from './infer.ts';
 
@@ -58,7 +59,21 @@ const idOf = (data: RawData): MessageId | null => {
 
 export async function conversationRoutes(app: FastifyInstance, options: ConversationOptions): Promise<void> {
   const { registry, maxInFlight } = options;
-  await app.register(websocket, { options: { maxPayload: options.maxMessageBytes } });
+  /** Open connections, each with its messages in flight. */
+  const open = new Map<WebSocket, Map<MessageId, AbortController>>();
+  let closing = false;
+  /** On shutdown, a connection closes once its messages are answered (the deadline answers the rest). */
+  const closeWhenIdle = (socket: WebSocket): void => {
+    if (closing && !open.get(socket)?.size) socket.close(1001, 'the server is shutting down');
+  };
+  await app.register(websocket, {
+    options: { maxPayload: options.maxMessageBytes },
+    preClose(done) {
+      closing = true;
+      for (const socket of open.keys()) closeWhenIdle(socket);
+      done();
+    },
+  });
   app.get(
     '/conversation',
     {
@@ -74,6 +89,7 @@ export async function conversationRoutes(app: FastifyInstance, options: Conversa
     },
     (socket: WebSocket, request) => {
       const inFlight = new Map<MessageId, AbortController>();
+      open.set(socket, inFlight);
       const send = (message: unknown): void => {
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
       };
@@ -85,6 +101,8 @@ export async function conversationRoutes(app: FastifyInstance, options: Conversa
       socket.on('message', (data: RawData, isBinary: boolean) => {
         let utterance: Utterance;
         try {
+          if (closing)
+            throw new ServeError('shutting_down', 'the server is shutting down; reconnect elsewhere');
           utterance = parse(data, isBinary);
           if (inFlight.has(utterance.id)) {
             throw new ServeError(
@@ -107,7 +125,8 @@ export async function conversationRoutes(app: FastifyInstance, options: Conversa
         inFlight.set(id, gone);
         void (async () => {
           try {
-            const prepared = prepare(registry, utterance.model, utterance);
+            admitAnother(request);
+            const prepared = await prepare(registry, utterance.model, utterance);
             const onToken = prepared.stream ? { onToken: (token: unknown) => send({ id, token }) } : {};
             const result = await answer(registry, prepared, { signal: gone.signal, ...onToken });
             send({ id, result });
@@ -115,11 +134,13 @@ export async function conversationRoutes(app: FastifyInstance, options: Conversa
             fail(id, error);
           } finally {
             inFlight.delete(id);
+            closeWhenIdle(socket);
           }
         })();
       });
       // A closed connection takes its waiting and generating work with it.
       socket.on('close', () => {
+        open.delete(socket);
         for (const controller of inFlight.values()) controller.abort();
       });
     },

@@ -156,11 +156,16 @@ function namedTask(model: ReadyModel, name: string): TaskDefinition {
 }
 
 /**
- * Checks a request against the model it names, for `task` or else the task its shape asks for;
- * throws the contract's errors.
+ * Checks a request against the model it names (loading it first if it is not), for `task` or else the
+ * task its shape asks for; throws the contract's errors.
  */
-export function prepare(registry: Registry, name: string, body: InferenceBody, taskName?: string): Prepared {
-  const model = registry.ready(name);
+export async function prepare(
+  registry: Registry,
+  name: string,
+  body: InferenceBody,
+  taskName?: string,
+): Promise<Prepared> {
+  const model = await registry.acquire(name);
   const task = taskName === undefined ? requestedTask(model, body) : namedTask(model, taskName);
   const parameters = body.parameters ?? {};
   check(task, 'inputs', body.inputs);

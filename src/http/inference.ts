@@ -52,7 +52,7 @@ export async function inferenceRoutes(
     const params = request.params as { org?: string; name: string };
     const name = params.org === undefined ? params.name : `${params.org}/${params.name}`;
     const record = recordInference(request, registry, name);
-    const prepared = prepare(registry, name, request.body as InferenceBody);
+    const prepared = await prepare(registry, name, request.body as InferenceBody);
     record.task = prepared.task.name;
     void reply.header('X-Hubserve-Task', prepared.task.name);
     const options = { signal: clientGone(reply), onReport: record.onReport };

@@ -85,13 +85,16 @@ async function run(
   options: RunOptions,
 ): Promise<{ task: string; answers: unknown[] }> {
   if ('batch' in requests) {
-    const prepared = prepare(registry, name, { inputs: requests.batch, parameters });
+    const prepared = await prepare(registry, name, { inputs: requests.batch, parameters });
     const answers = await answer(registry, prepared, options);
     if (!Array.isArray(answers)) throw new Error(`${prepared.task.name} answered a batch with no array`);
     return { task: prepared.task.name, answers };
   }
-  // Every request is checked before any runs.
-  const prepared = requests.each.map((inputs) => prepare(registry, name, { inputs, parameters }));
+  // Every request is checked before any runs, and the whole against the limits.
+  registry.withinLimits(requests.each, parameters);
+  const prepared = await Promise.all(
+    requests.each.map((inputs) => prepare(registry, name, { inputs, parameters })),
+  );
   const answers = await Promise.all(prepared.map((p) => answer(registry, p, options)));
   return { task: prepared[0]?.task.name ?? '', answers };
 }
@@ -178,7 +181,7 @@ async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoute
     const body = request.body as InferenceRequest;
     const served = servedName(registry, name, asked);
     const record = recordInference(request, registry, served);
-    const model = registry.ready(served);
+    const model = await registry.acquire(served);
     const inputs = readInputs(body.inputs);
     const requests = layoutFor(tasksOf(model), inputs).requests(inputs);
     const parameters = Object.fromEntries(

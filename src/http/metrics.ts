@@ -107,6 +107,33 @@ export class Metrics {
       },
     });
     new Gauge({
+      name: 'hubserve_model_resident_bytes',
+      help: 'Resident memory each loaded model added to the process when it loaded (with a memory budget).',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { name, residentBytes, state } of models.list()) {
+          if (residentBytes !== undefined && state === 'ready') this.set({ model: name }, residentBytes);
+        }
+      },
+    });
+    new Gauge({
+      name: 'hubserve_memory_budget',
+      help: 'The memory budget (max_*) and its use (loaded_*): models, and their measured bytes.',
+      labelNames: ['measure'],
+      registers,
+      collect() {
+        this.reset();
+        const budget = models.budget;
+        this.set({ measure: 'loaded_models' }, budget.loadedModels);
+        this.set({ measure: 'loaded_bytes' }, budget.loadedBytes);
+        if (budget.maxLoadedModels !== undefined)
+          this.set({ measure: 'max_loaded_models' }, budget.maxLoadedModels);
+        if (budget.maxBytes !== undefined) this.set({ measure: 'max_bytes' }, budget.maxBytes);
+      },
+    });
+    new Gauge({
       name: 'hubserve_model_load_seconds',
       help: 'How long each model took to load and warm up.',
       labelNames: ['model'],

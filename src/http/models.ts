@@ -1,14 +1,31 @@
 // GET /models and GET /models/{name}: what is served, its task, labels, versions and state.
 import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import type { Registry, ServedModel } from '../registry/registry.ts';
+import { MODEL_STATES, type Registry, type ServedModel } from '../registry/registry.ts';
 import { errorResponses } from './errors.ts';
+
+const Memory = Type.Object(
+  {
+    max_loaded_models: Type.Optional(Type.Integer()),
+    max_bytes: Type.Optional(Type.Integer()),
+    loaded_models: Type.Integer(),
+    loaded_bytes: Type.Integer({ description: 'Measured resident bytes of the loaded models.' }),
+  },
+  { description: 'The memory budget and its use.' },
+);
 
 const Model = Type.Object(
   {
     name: Type.String(),
     source: Type.String(),
-    state: Type.Enum(['resolving', 'loading', 'ready', 'failed']),
+    state: Type.Enum(MODEL_STATES, {
+      description: 'unloaded models load on their next request; failed ones say why in error.',
+    }),
+    load: Type.Enum(['eager', 'on_demand'], { description: 'Loaded at start, or on its first request.' }),
+    loads: Type.Integer({ description: 'Times it has been loaded (again after being unloaded).' }),
+    resident_bytes: Type.Optional(
+      Type.Integer({ description: 'Memory its load added, measured (with a memory budget).' }),
+    ),
     task: Type.Optional(Type.String()),
     tasks: Type.Array(Type.String(), { description: 'Tasks requests may ask of it.' }),
     revision: Type.Optional(Type.String()),
@@ -59,6 +76,9 @@ const view = (m: ServedModel, registry: Registry) => {
     name: m.name,
     source: m.source,
     state: m.state,
+    load: m.load,
+    loads: m.loads,
+    resident_bytes: m.residentBytes,
     task: m.task,
     tasks: m.tasks,
     revision: m.revision,
@@ -92,10 +112,23 @@ export async function modelRoutes(app: FastifyInstance, { registry }: { registry
       schema: {
         summary: 'The served models',
         tags,
-        response: { 200: Type.Object({ models: Type.Array(Type.Unsafe({ $ref: 'Model#' })) }) },
+        response: {
+          200: Type.Object({ models: Type.Array(Type.Unsafe({ $ref: 'Model#' })), memory: Memory }),
+        },
       },
     },
-    async () => ({ models: registry.list().map((m) => view(m, registry)) }),
+    async () => {
+      const budget = registry.budget;
+      return {
+        models: registry.list().map((m) => view(m, registry)),
+        memory: {
+          max_loaded_models: budget.maxLoadedModels,
+          max_bytes: budget.maxBytes,
+          loaded_models: budget.loadedModels,
+          loaded_bytes: budget.loadedBytes,
+        },
+      };
+    },
   );
   const one = { summary: 'One served model', tags, response: { 200: { $ref: 'Model#' }, ...errorResponses } };
   app.get('/models/:name', { schema: one }, async (request) =>

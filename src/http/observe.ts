@@ -17,9 +17,22 @@ export class InferenceRecord {
     public task: string,
   ) {}
 
-  /** For RunOptions.onReport. */
+  /**
+   * For RunOptions.onReport. A request a route runs as several (KServe elements) adds their tokens;
+   * its timings are the slowest run's, as they ran side by side.
+   */
   readonly onReport = (report: RunReport): void => {
-    this.report = report;
+    const seen = this.report;
+    this.report = seen
+      ? {
+          inputTokens: seen.inputTokens + report.inputTokens,
+          outputTokens: seen.outputTokens + report.outputTokens,
+          queueMs: Math.max(seen.queueMs, report.queueMs),
+          tokenizeMs: Math.max(seen.tokenizeMs, report.tokenizeMs),
+          inferenceMs: Math.max(seen.inferenceMs, report.inferenceMs),
+          batchInputs: Math.max(seen.batchInputs, report.batchInputs),
+        }
+      : report;
   };
 }
 

@@ -87,7 +87,9 @@ export async function streamGeneration(
     events.end();
     return;
   }
-  const [final] = output as Final[];
+  // A one-prompt array answers [[...]]: its answer is the inner one.
+  const [first] = output as (Final | Final[])[];
+  const final = Array.isArray(first) ? first[0] : first;
   const last = held ?? { id: -1, text: '', special: true };
   events.send(event(last, final ?? { generated_text: '' }));
   events.end();

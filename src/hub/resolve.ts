@@ -85,7 +85,7 @@ async function isInside(path: string, roots: readonly string[]): Promise<boolean
   if (!real) return false;
   for (const root of roots) {
     const base = await realpath(root).catch(() => undefined);
-    if (base && (real === base || real.startsWith(`${base}${sep}`))) return true;
+    if (base && (real === base || real.startsWith(base.endsWith(sep) ? base : `${base}${sep}`))) return true;
   }
   return false;
 }

@@ -2,9 +2,10 @@
 // characters each, 4,096 new tokens): a deployment that pays for its hardware caps what a client
 // can make it do. Checked before a request is queued, whatever carried it.
 import { ServeError } from '../errors.ts';
+import { DEFAULT_MAX_NEW_TOKENS } from '../tasks/generation.ts';
 
 export interface RequestLimits {
-  /** Inputs (texts, pairs, questions) in one request. */
+  /** Inputs in one request: texts, pairs, sentences to compare or rank, times the labels to try. */
   max_inputs?: number;
   /** Characters in any one text of a request. */
   max_input_chars?: number;
@@ -31,12 +32,29 @@ function over(what: string, value: number, limit: number): ServeError {
   });
 }
 
+/** The model runs a request asks for: its inputs, the lists inside one, times the labels to try. */
+function inputCount(inputs: unknown, parameters: Record<string, unknown>): number {
+  let count = 1;
+  if (Array.isArray(inputs)) count = isChat(inputs) ? 1 : inputs.length;
+  else if (inputs && typeof inputs === 'object') {
+    // {source_sentence, sentences}, {query, texts}: the list is what runs.
+    count = Math.max(1, ...Object.values(inputs).map((v) => (Array.isArray(v) ? v.length : 1)));
+  }
+  const labels = parameters.candidate_labels;
+  return Array.isArray(labels) ? count * Math.max(1, labels.length) : count;
+}
+
+/**
+ * Refuses a request past the limits; the parameters to run it with (a generation that does not say
+ * how long gets the limit, when that is below the task's default).
+ */
 export function checkLimits(
   limits: RequestLimits,
   inputs: unknown,
   parameters: Record<string, unknown>,
-): void {
-  const count = Array.isArray(inputs) && !isChat(inputs) ? inputs.length : 1;
+  generates: boolean,
+): Record<string, unknown> {
+  const count = inputCount(inputs, parameters);
   if (limits.max_inputs !== undefined && count > limits.max_inputs) {
     throw over('inputs in the request', count, limits.max_inputs);
   }
@@ -45,7 +63,11 @@ export function checkLimits(
     throw over('characters in an input', chars, limits.max_input_chars);
   }
   const asked = parameters.max_new_tokens;
-  if (limits.max_new_tokens !== undefined && typeof asked === 'number' && asked > limits.max_new_tokens) {
-    throw over('max_new_tokens', asked, limits.max_new_tokens);
+  const most = limits.max_new_tokens;
+  if (most !== undefined && typeof asked === 'number' && asked > most) {
+    throw over('max_new_tokens', asked, most);
   }
+  return generates && most !== undefined && asked === undefined
+    ? { ...parameters, max_new_tokens: Math.min(most, DEFAULT_MAX_NEW_TOKENS) }
+    : parameters;
 }

@@ -86,6 +86,8 @@ interface Job {
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
   settled: boolean;
+  /** Stops listening to the client's signal (once the job is settled). */
+  detach: () => void;
 }
 
 /** Parameters as a batch key: the same settings in any key order are the same key. */
@@ -203,6 +205,7 @@ export class Scheduler {
         resolve,
         reject,
         settled: false,
+        detach: () => undefined,
         timer: setTimeout(() => {
           this.fail(job, new ServeError('timeout', `no answer within ${this.settings.timeout_ms} ms`));
           job.cancel.abort();
@@ -215,9 +218,7 @@ export class Scheduler {
         job.cancel.abort();
       };
       signal?.addEventListener('abort', left, { once: true });
-      job.cancel.signal.addEventListener('abort', () => signal?.removeEventListener('abort', left), {
-        once: true,
-      });
+      job.detach = () => signal?.removeEventListener('abort', left);
       this.pump();
     });
   }
@@ -255,6 +256,7 @@ export class Scheduler {
   private settle(job: Job, action: () => void): void {
     if (job.settled) return;
     job.settled = true;
+    job.detach();
     this.dispatched.delete(job);
     clearTimeout(job.timer);
     action();

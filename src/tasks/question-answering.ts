@@ -70,10 +70,13 @@ export default defineTask({
   },
   splittable: false,
   async run(model, { question, context }, parameters) {
+    const started = performance.now();
     const t = model.tokenizer;
     const encode = (text: string): number[] => t.encode(text, { add_special_tokens: false });
     const q = encode(question);
     const c = encode(context);
+    model.meter.input.push(q.length + c.length);
+    model.meter.tokenizeMs += performance.now() - started;
     const spans = new Map<number, TokenSpan>(tokenSpans(t, context, c).map((s) => [s.index, s]));
     const { open, middle, close } = frame(model);
     const room = model.maxTokens - q.length - open.length - middle.length - close.length;

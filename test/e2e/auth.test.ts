@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { basename, dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { AuthenticationError } from 'openai';
+import WebSocket from 'ws';
 import { hashKey, newKey } from '../../src/auth/keys.ts';
 import { startServer } from '../../src/cli/serve.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
@@ -103,9 +104,22 @@ describe('API keys', () => {
     assert.equal((await classify(bearer(keys.acme))).status, 200, 'other tenants are not limited by it');
   });
 
-  it('stops a key at its daily quota', async () => {
+  it('stops a key at its daily quota, messages on the conversation socket included', async () => {
     assert.equal((await classify(bearer(keys.quota))).status, 200);
-    assert.equal((await classify(bearer(keys.quota))).status, 200);
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/conversation`, {
+      headers: bearer(keys.quota),
+    });
+    const answers: { id: number; result?: unknown; error?: { code: string } }[] = [];
+    socket.on('message', (data) => answers.push(JSON.parse(String(data)) as (typeof answers)[number]));
+    await new Promise((resolve) => socket.once('open', resolve));
+    for (const id of [1, 2]) socket.send(JSON.stringify({ id, model: 'sentiment', inputs: 'I love it' }));
+    for (let i = 0; i < 100 && answers.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    socket.close();
+    assert.deepEqual(
+      answers.sort((a, b) => a.id - b.id).map((a) => (a.result ? 'answered' : a.error?.code)),
+      ['answered', 'quota_exceeded'],
+      'the second message is the third request of the day',
+    );
     const over = await classify(bearer(keys.quota));
     assert.equal(over.status, 429);
     assert.equal(code(over.body), 'quota_exceeded');
@@ -166,6 +180,13 @@ describe('CORS', () => {
     assert.equal(allowed.status, 204);
     assert.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example');
     assert.match(allowed.headers.get('access-control-allow-headers') ?? '', /authorization/i);
+    const refused = await open.post('/models/sentiment', { inputs: 'hi' }, { origin: 'https://app.example' });
+    assert.equal(refused.status, 401);
+    assert.equal(
+      refused.headers.get('access-control-allow-origin'),
+      'https://app.example',
+      'a browser can read the refusal',
+    );
     const other = await preflight(open.url, 'https://evil.example');
     assert.notEqual(other.headers.get('access-control-allow-origin'), 'https://evil.example');
     const call = await open.post(
@@ -211,7 +232,11 @@ describe('model folders', () => {
 describe('request limits', () => {
   it("refuses what goes past the operator's limits with 422, on every route", async () => {
     const limited = await serve(
-      [tiny('sentiment', 'hubserve-test/tiny-sentiment'), tiny('gpt2', 'hubserve-test/tiny-gpt2')],
+      [
+        tiny('sentiment', 'hubserve-test/tiny-sentiment'),
+        tiny('gpt2', 'hubserve-test/tiny-gpt2'),
+        tiny('qa', 'hubserve-test/tiny-qa'),
+      ],
       {
         config: { limits: { max_inputs: 2, max_input_chars: 50, max_new_tokens: 8 } },
       },
@@ -233,6 +258,29 @@ describe('request limits', () => {
       '/v1/completions',
       { model: 'gpt2', prompt: 'Once', max_tokens: 9 },
       /"type":"invalid_request_error"/,
+    );
+    await refused(
+      '/models/sentiment',
+      { inputs: 'The team won', parameters: { candidate_labels: ['sports', 'politics', 'music'] } },
+      /inputs in the request: 3/,
+    );
+    const tensor = (name: string, text: string) => ({
+      name,
+      shape: [3],
+      datatype: 'BYTES',
+      data: Array(3).fill(text),
+    });
+    const v2 = await limited.post('/v2/models/qa/infer', {
+      inputs: [tensor('question', 'Where?'), tensor('context', 'In Paris.')],
+    });
+    assert.equal(v2.status, 422, JSON.stringify(v2.body));
+    const unbounded = (await limited.post('/models/gpt2', {
+      inputs: 'Once upon a',
+      parameters: { details: true },
+    })) as { body: { details: { generated_tokens: number } }[] };
+    assert.ok(
+      (unbounded.body[0]?.details.generated_tokens ?? 99) <= 8,
+      'an unset max_new_tokens gets the limit',
     );
     const chat = { role: 'user', content: 'Once upon a' };
     const within = await limited.post('/v1/chat/completions', {

@@ -104,7 +104,7 @@ describe('a hung worker, and one grown too large', () => {
   });
 
   it('recycles a worker past its memory limit without failing a request', async () => {
-    const server = await serve([fragile({ max_worker_heap_mb: 100 })]);
+    const server = await serve([fragile({ max_worker_growth_mb: 100 })]);
     after(() => server.close());
     const url = `${server.url}/models/fragile`;
     const outcomes: Outcome[] = [];

@@ -229,6 +229,28 @@ describe('completions', () => {
     assert.equal(echoed.choices[0]?.text, `The cat${expected[1]?.[0]?.generated_text}`);
   });
 
+  it('streams a one-prompt array with its finish reason, and refuses echo with stream', async () => {
+    const whole = await openai.completions.create({ model: 'gpt2', prompt: ['Once upon a'], max_tokens: 6 });
+    const stream = await openai.completions.create({
+      model: 'gpt2',
+      prompt: ['Once upon a'],
+      max_tokens: 6,
+      stream: true,
+    });
+    let text = '';
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.text ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(text, whole.choices[0]?.text);
+    assert.equal(finish, whole.choices[0]?.finish_reason);
+    await assert.rejects(
+      openai.completions.create({ model: 'gpt2', prompt: 'Once', echo: true, stream: true }),
+      (error: unknown) => error instanceof BadRequestError && error.param === 'echo',
+    );
+  });
+
   it('streams', async () => {
     const whole = await openai.completions.create({ model: 'gpt2', prompt: 'Once upon a', max_tokens: 12 });
     const stream = await openai.completions.create({

@@ -1,6 +1,7 @@
 // POST /v1/completions: continue a prompt (or several, one choice each).
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
+import { ServeError } from '../../errors.ts';
 import { type Dialect, generateResponse, samplingFields } from './generation.ts';
 import type { OpenAIRoutesOptions } from './index.ts';
 
@@ -37,6 +38,10 @@ export async function completionRoutes(app: FastifyInstance, options: OpenAIRout
     { schema: { summary: 'Text completion (OpenAI)', tags: ['openai'], body: CompletionRequest } },
     async (request, reply) => {
       const body = request.body as Static<typeof CompletionRequest>;
+      if (body.echo && body.stream) {
+        // The streamed tokens are the completion's; echo would need the prompt's tokens first.
+        throw new ServeError('invalid_request', 'echo: not supported with stream', { param: 'echo' });
+      }
       return generateResponse({
         registry: options.registry,
         request,

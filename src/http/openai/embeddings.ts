@@ -82,7 +82,7 @@ export async function embeddingRoutes(
         });
       }
       const record = recordInference(request, registry, body.model, 'feature-extraction');
-      const prepared = prepare(registry, body.model, { inputs: texts }, 'feature-extraction');
+      const prepared = await prepare(registry, body.model, { inputs: texts }, 'feature-extraction');
       const vectors = (await answer(registry, prepared, {
         signal: clientGone(reply),
         onReport: record.onReport,

@@ -136,7 +136,7 @@ export async function generateResponse(generation: Generation): Promise<unknown>
   const record = recordInference(request, registry, body.model, 'text-generation');
   const parameters = { ...generationParameters(body), ...generation.extra };
   const stream = body.stream === true;
-  const prepared = prepare(
+  const prepared = await prepare(
     registry,
     body.model,
     { inputs: generation.inputs, parameters, stream },
@@ -167,16 +167,16 @@ export async function generateResponse(generation: Generation): Promise<unknown>
     sent = Math.max(sent, upTo);
     first = false;
   };
-  let output: Generated[];
+  let output: unknown;
   try {
-    output = (await answer(registry, prepared, {
+    output = await answer(registry, prepared, {
       ...options,
       onToken: (token) => {
         text += token.text;
         const stopAt = Math.min(...stops.map((s) => text.indexOf(s)).filter((i) => i >= 0));
         send(Number.isFinite(stopAt) ? stopAt : text.length - pendingStop(text, stops), null);
       },
-    })) as Generated[];
+    });
   } catch (error) {
     if (!events.started) throw error; // nothing sent yet: an ordinary JSON error
     const failure = isServeError(error) ? error : new ServeError('internal', 'internal error');
@@ -185,7 +185,9 @@ export async function generateResponse(generation: Generation): Promise<unknown>
     events.end();
     return;
   }
-  const [final] = output;
+  // A one-prompt array answers [[...]]: its answer is the inner one.
+  const [answer0] = output as (Generated | Generated[])[];
+  const final = Array.isArray(answer0) ? answer0[0] : answer0;
   // The answer is authoritative (cut before a stop sequence): send what the tokens have not.
   text = final?.generated_text ?? text;
   send(text.length, finishReason(final?.details?.finish_reason));
