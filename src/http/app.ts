@@ -21,6 +21,7 @@ import { kserveRoutes } from './kserve.ts';
 import { Metrics, metricsRoutes } from './metrics.ts';
 import { registerObservation, requestId } from './observe.ts';
 import { modelRoutes } from './models.ts';
+import { sessionRoutes } from './sessions.ts';
 import { openaiRoutes } from './openai/index.ts';
 import { playgroundRoutes } from './playground.ts';
 
@@ -99,7 +100,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.corsOrigins?.length) {
     await app.register(cors, {
       origin: options.corsOrigins.includes('*') ? '*' : options.corsOrigins,
-      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'X-Session-Id'],
       exposedHeaders: ['X-Request-Id', 'Server-Timing', 'X-Hubserve-Task', 'Retry-After'],
       maxAge: 600,
     });
@@ -116,6 +117,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'inference' },
         { name: 'models' },
         { name: 'health' },
+        { name: 'sessions', description: 'Hold a model loaded for a user or a job' },
         { name: 'openai', description: 'OpenAI-compatible routes' },
         { name: 'kserve', description: 'KServe Open Inference Protocol v2' },
       ],
@@ -128,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(modelRoutes, { registry: options.registry });
   await app.register(metricsRoutes, { metrics });
   await app.register(inferenceRoutes, { registry: options.registry });
+  await app.register(sessionRoutes, { registry: options.registry });
   await app.register(conversationRoutes, {
     registry: options.registry,
     maxMessageBytes: options.maxBodyBytes,

@@ -16,6 +16,7 @@ export const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   model_not_found: 404,
   task_not_supported: 400,
+  session_not_found: 404,
   unauthorized: 401,
   forbidden: 403,
   rate_limited: 429,

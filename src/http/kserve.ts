@@ -12,6 +12,7 @@ import { handleErrors, kserveFormat, RETRY_AFTER_S } from './errors.ts';
 import { answer, prepare } from './infer.ts';
 import { clientGone } from './inference.ts';
 import { recordInference } from './observe.ts';
+import { useSession } from './sessions.ts';
 import {
   InferenceRequest,
   InferenceResponse,
@@ -181,6 +182,7 @@ async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoute
     const body = request.body as InferenceRequest;
     const served = servedName(registry, name, asked);
     const record = recordInference(request, registry, served);
+    useSession(request, registry, served);
     const model = await registry.acquire(served);
     const inputs = readInputs(body.inputs);
     const requests = layoutFor(tasksOf(model), inputs).requests(inputs);

@@ -18,6 +18,7 @@ import { loadHandler } from '../tasks/handler.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 import { type Budget, type MemoryBudget, pickVictim } from './budget.ts';
 import { checkLimits, type RequestLimits } from './limits.ts';
+import { Sessions } from './sessions.ts';
 
 export type { SubmitOptions as RunOptions, RunReport } from '../scheduler/scheduler.ts';
 export type { Budget, MemoryBudget } from './budget.ts';
@@ -99,6 +100,8 @@ const LOADED: readonly ModelState[] = ['resolving', 'loading', 'warming', 'ready
 
 export class Registry {
   private readonly entries = new Map<string, Entry>();
+  /** Holds on models: a session's model stays loaded while it lives. */
+  readonly sessions = new Sessions(this);
   private draining = false;
   private closed: ServeError | undefined;
   /** Loads one at a time under a budget: room is made for each, and its memory measured alone. */
@@ -289,6 +292,7 @@ export class Registry {
 
   async dispose(): Promise<void> {
     clearInterval(this.idleTimer);
+    this.sessions.clear();
     await Promise.all([...this.entries.values()].map((e) => e.runner?.dispose()));
     this.entries.clear();
   }

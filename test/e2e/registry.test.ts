@@ -1,8 +1,10 @@
 // Models loaded on their first request and kept within a memory budget: concurrent first requests
 // share one load; the least recently used idle model makes room; a model with requests in flight is
-// never unloaded; idle models unload; a budget full of busy models answers 503, not a hang.
+// never unloaded; idle models unload; a budget full of busy models answers 503, not a hang; a
+// session holds its model loaded until it ends or expires, and is its tenant's only.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { newKey } from '../../src/auth/keys.ts';
 import type { ModelConfigEntry } from '../../src/config/schema.ts';
 import { serve, type TestServer, tiny } from '../support/server.ts';
 
@@ -124,5 +126,79 @@ describe('the memory budget', () => {
     );
     assert.equal(await retried(() => classify(server, 'sentiment')), 200, 'room once gpt2 is idle');
     assert.equal((await models(server)).gpt2?.state, 'unloaded');
+  });
+});
+
+describe('sessions', () => {
+  const session = async (server: TestServer, body: unknown, headers: Record<string, string> = {}) =>
+    server.post('/sessions', body, headers);
+  const retried = async (send: () => Promise<{ status: number }>, tries = 100): Promise<number> => {
+    let response = await send();
+    for (let i = 0; i < tries && response.status === 503; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      response = await send();
+    }
+    return response.status;
+  };
+
+  it('load their model, route requests by X-Session-Id, and end on DELETE', async () => {
+    const server = await serve([onDemand('lazy', 'hubserve-test/tiny-sentiment')]);
+    after(() => server.close());
+    const created = await session(server, { model: 'lazy', ttl_s: 60 });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { id, expires_at } = created.body as { id: string; expires_at: string };
+    assert.equal((await models(server)).lazy?.state, 'ready', 'loaded by the session');
+    const used = await server.post('/models/lazy', { inputs: 'I love it' }, { 'x-session-id': id });
+    assert.equal(used.status, 200);
+    const seen = (await (await fetch(`${server.url}/sessions/${id}`)).json()) as { expires_at: string };
+    assert.ok(seen.expires_at >= expires_at, 'a use keeps it alive');
+    const elsewhere = await server.post('/models/other', { inputs: 'x' }, { 'x-session-id': id });
+    assert.equal(elsewhere.status, 404, 'an unknown model is still unknown');
+    assert.equal((await fetch(`${server.url}/sessions/${id}`, { method: 'DELETE' })).status, 204);
+    const gone = await server.post('/models/lazy', { inputs: 'x' }, { 'x-session-id': id });
+    assert.equal(gone.status, 404);
+    assert.equal((gone.body as { error: { code: string } }).error.code, 'session_not_found');
+  });
+
+  it('keep their model loaded under eviction pressure, until they end or expire', async () => {
+    const server = await serve(
+      [onDemand('held', 'hubserve-test/tiny-sentiment'), onDemand('other', 'hubserve-test/tiny-ner')],
+      { config: { memory: { max_loaded_models: 1, load_wait_s: 0.3 } } },
+    );
+    after(() => server.close());
+    const first = await session(server, { model: 'held', ttl_s: 60 });
+    const { id } = first.body as { id: string };
+    assert.equal(await retried(() => classify(server, 'other'), 3), 503, 'no room: held is pinned');
+    assert.equal((await models(server)).held?.state, 'ready');
+    assert.equal((await fetch(`${server.url}/sessions/${id}`, { method: 'DELETE' })).status, 204);
+    assert.equal(await retried(() => classify(server, 'other')), 200, 'room once the session ended');
+    assert.equal((await models(server)).held?.state, 'unloaded');
+
+    await session(server, { model: 'held', ttl_s: 1 }); // expires a second after its last use
+    assert.equal(await retried(() => classify(server, 'held')), 200);
+    assert.equal(await retried(() => classify(server, 'other')), 200, 'room once the session expired');
+  });
+
+  it("are their tenant's: another tenant's key does not find them", async () => {
+    const [a, b] = [newKey(), newKey()];
+    const server = await serve([tiny('sentiment', 'hubserve-test/tiny-sentiment')], {
+      config: {
+        api_keys: [
+          { name: 'a', hash: a.hash, scopes: ['infer'], tenant: 'acme' },
+          { name: 'b', hash: b.hash, scopes: ['infer'], tenant: 'globex' },
+        ],
+      },
+    });
+    after(() => server.close());
+    const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+    const { id } = (await session(server, { model: 'sentiment' }, auth(a.key))).body as { id: string };
+    assert.equal((await fetch(`${server.url}/sessions/${id}`, { headers: auth(a.key) })).status, 200);
+    assert.equal((await fetch(`${server.url}/sessions/${id}`, { headers: auth(b.key) })).status, 404);
+    const borrowed = await server.post(
+      '/models/sentiment',
+      { inputs: 'hi' },
+      { ...auth(b.key), 'x-session-id': id },
+    );
+    assert.equal(borrowed.status, 404);
   });
 });

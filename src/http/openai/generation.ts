@@ -10,6 +10,7 @@ import { openaiFormat, STATUS } from '../errors.ts';
 import { answer, prepare } from '../infer.ts';
 import { clientGone } from '../inference.ts';
 import { recordInference } from '../observe.ts';
+import { useSession } from '../sessions.ts';
 import { eventStream } from '../stream.ts';
 
 const Stop = Type.Union([
@@ -134,6 +135,7 @@ export interface Generation {
 export async function generateResponse(generation: Generation): Promise<unknown> {
   const { registry, request, reply, body, dialect } = generation;
   const record = recordInference(request, registry, body.model, 'text-generation');
+  useSession(request, registry, body.model);
   const parameters = { ...generationParameters(body), ...generation.extra };
   const stream = body.stream === true;
   const prepared = await prepare(
