@@ -50,7 +50,8 @@ function errorNode(error) {
 
 // ---------------------------------------------------------------- the model list
 
-const STATE_TEXT = { ready: 'ready', loading: 'loading', resolving: 'resolving', failed: 'failed' };
+/** A model can be run when it is ready, or unloaded with a known task (the run loads it). */
+const runnable = (model) => model.state === 'ready' || (model.state === 'unloaded' && Boolean(model.task));
 
 function versionText(model) {
   if (model.revision || model.commit) {
@@ -67,7 +68,7 @@ function stateBadge(model) {
     'span',
     { class: `badge state-${model.state}`, dataset: { state: model.state } },
     h('span', { class: 'dot', 'aria-hidden': 'true' }),
-    STATE_TEXT[model.state] ?? model.state,
+    model.state,
   );
 }
 
@@ -174,7 +175,7 @@ function updateRow(entry, model) {
   const [rps, latency] = metricsCells(model);
   replace(cells.rps, rps);
   replace(cells.latency, latency);
-  button.disabled = model.state !== 'ready';
+  button.disabled = !runnable(model);
 }
 
 function renderModels() {
@@ -345,8 +346,12 @@ function updateAvailability() {
   if (!model) message = state.models.length ? 'Choose a model.' : 'No models are served.';
   else if (model.state === 'failed') {
     message = `This model failed to load${model.error ? ` (${model.error.code}): ${model.error.message}` : '.'}`;
-  } else if (model.state !== 'ready') message = `This model is ${model.state}; it can be tried once ready.`;
-  else if (!state.task) message = 'This model has no task the playground knows.';
+  } else if (!runnable(model)) {
+    message =
+      model.state === 'unloaded'
+        ? 'This model loads on its first request; the playground knows its task once it has loaded.'
+        : `This model is ${model.state}; it can be tried once ready.`;
+  } else if (!state.task) message = 'This model has no task the playground knows.';
   note.textContent = message;
   note.hidden = !message;
   note.classList.toggle('error', model?.state === 'failed');
@@ -523,7 +528,7 @@ function timingText(timing) {
 async function run() {
   const model = currentModel();
   const panel = currentPanel();
-  if (!model || !panel || model.state !== 'ready' || state.running) return;
+  if (!model || !panel || !runnable(model) || state.running) return;
   const values = readValues();
   saveValues();
   let request;
