@@ -4,6 +4,7 @@ import { deviceTable, fixed, markdownTable, sweepTable } from '../src/bench/repo
 import type { LevelResult, SweepResult } from '../src/bench/sweep.ts';
 import type { LimitResult } from './limit.ts';
 import type { Machine } from './machine.ts';
+import type { ChurnResult } from './churn.ts';
 import type { SoakResult } from './soak.ts';
 
 export interface BenchReport {
@@ -29,6 +30,7 @@ export interface BenchReport {
   served: SweepResult;
   devices: DeviceOutcome[];
   soak: SoakResult;
+  churn: ChurnResult;
   targets: Target[];
 }
 
@@ -36,7 +38,7 @@ export interface Target {
   name: string;
   /** The measured figure, as a ratio or in ms; NaN when the run lacks the level it needs. */
   value: number;
-  unit: 'x' | 'ms' | 'count' | 'KiB/1k';
+  unit: 'x' | 'ms' | 'count' | 'KiB/1k' | 'MiB';
   goal: string;
   met: boolean;
   how: string;
@@ -51,7 +53,9 @@ export function targets(
   naive: SweepResult,
   served: SweepResult,
   soak: SoakResult,
+  churn: ChurnResult,
 ): Target[] {
+  const churnBound = churn.baselineMiB + churn.maxLoaded * churn.modelMiB;
   const c1 = at(served, 1);
   const c16 = at(served, 16);
   const c32 = at(served, 32);
@@ -123,6 +127,22 @@ export function targets(
       met: soak.growthKiBPer1000 <= SOAK_GROWTH_GOAL_KIB && soak.unexpected === 0,
       how: `${soak.requests} requests in ${soak.durationS} s: ${fixed(soak.rssAfterWarmupMiB)} MiB after ${soak.warmupS} s of warm-up, ${fixed(soak.rssEndMiB)} MiB at the end; ${soak.unexpected} unexpected answers`,
     },
+    {
+      name: 'churn: failed requests',
+      unit: 'count',
+      value: churn.failed,
+      goal: '0',
+      met: churn.failed === 0,
+      how: `${churn.requests} requests to ${churn.users} per-user models, ${churn.maxLoaded} loaded at most`,
+    },
+    {
+      name: 'churn: peak resident memory',
+      unit: 'MiB',
+      value: churn.peakMiB,
+      goal: '<= budget + one model',
+      met: churn.peakMiB <= churnBound,
+      how: `peak ${fixed(churn.peakMiB)} MiB; bound ${fixed(churnBound)} MiB = ${fixed(churn.baselineMiB)} MiB with one model loaded + ${churn.maxLoaded} x ${fixed(churn.modelMiB)} MiB measured per model`,
+    },
   ];
 }
 
@@ -136,6 +156,7 @@ function figure(t: Target): string {
   if (Number.isNaN(t.value)) return 'not measured';
   if (t.unit === 'x') return `${t.value.toFixed(2)}x`;
   if (t.unit === 'KiB/1k') return `${t.value.toFixed(1)} KiB per 1,000 requests`;
+  if (t.unit === 'MiB') return `${t.value.toFixed(1)} MiB`;
   return t.unit === 'ms' ? `${t.value.toFixed(2)} ms` : String(t.value);
 }
 
@@ -265,6 +286,34 @@ What was tried on a lent NVIDIA H100, and why CUDA and WebGPU could not run ther
 \`bench/soak.ts\`: ${r.soak.durationS} s of steady load at concurrency ${r.soak.concurrency} on one hubserve serving the generated tiny models, the mix of a day's traffic: of every 20 requests, 14 classifications, 3 NER, 2 streamed chat completions (\`/v1/chat/completions\`) and 1 bad request (400). Resident memory is read from the server's own \`/metrics\` every 2 s; the growth is the least-squares slope of memory against requests served, after ${r.soak.warmupS} s of warm-up.
 
 ${soakTable(r.soak)}
+
+## Churn: a model per user
+
+\`bench/churn.ts\`: ${r.churn.users} per-user models (copies of the generated sentiment model) served with \`load: on_demand\` under \`memory.max_loaded_models: ${r.churn.maxLoaded}\`; ${r.churn.requests} requests at concurrency ${r.churn.concurrency}, each from a user drawn at random (Zipf: a few users are most active, as in real traffic). A request is cold when its user's model was not loaded as it was sent.
+
+${markdownTable(
+  ['', 'requests', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+  [
+    [
+      'cold (the model loads)',
+      String(r.churn.coldMs.count),
+      fixed(r.churn.coldMs.p50),
+      fixed(r.churn.coldMs.p90),
+      fixed(r.churn.coldMs.p99),
+      fixed(r.churn.coldMs.max),
+    ],
+    [
+      'warm',
+      String(r.churn.warmMs.count),
+      fixed(r.churn.warmMs.p50),
+      fixed(r.churn.warmMs.p90),
+      fixed(r.churn.warmMs.p99),
+      fixed(r.churn.warmMs.max),
+    ],
+  ],
+)}
+
+Loads ${r.churn.loads}, evictions ${r.churn.evictions}, failed requests ${r.churn.failed}. Resident memory ${fixed(r.churn.baselineMiB)} MiB with one model loaded, ${fixed(r.churn.peakMiB)} MiB at the peak; each model measured ${fixed(r.churn.modelMiB)} MiB as it loaded.
 
 ## How it is measured
 

@@ -27,6 +27,7 @@ import { DEFAULT_MODELS_DIR, ensureTestModels, testModelPath } from '../tools/te
 import { benchmarksMarkdown, targets, targetsTable, type BenchReport } from './doc.ts';
 import type { LimitResult } from './limit.ts';
 import { describeMachine, otherCpuMeter, waitForQuiet } from './machine.ts';
+import { churnConfig, runChurn } from './churn.ts';
 import { runSoak } from './soak.ts';
 
 const BENCH_MODEL = 'hubserve-test/bert-base-bench';
@@ -72,6 +73,7 @@ const plan = {
   deviceDurationS: values.quick ? 1 : 5,
   // Warm-up is half the soak: the first minute's memory still settles (caches, JIT, GC heuristics).
   soak: { durationS: values.quick ? 20 : 180, warmupS: values.quick ? 10 : 90, concurrency: 8 },
+  churn: { users: 50, maxLoaded: 8, requests: values.quick ? 300 : 2000, concurrency: 8 },
 };
 
 const started = performance.now();
@@ -198,6 +200,24 @@ async function main(): Promise<void> {
   });
   log(`soak: ${soak.growthKiBPer1000.toFixed(1)} KiB per 1,000 requests after warm-up`);
 
+  const churn = await phase('churn', otherCpu, async () => {
+    const port = await freePort();
+    const config = churnConfig(
+      testModelPath('hubserve-test/tiny-sentiment'),
+      join(DEFAULT_MODELS_DIR, 'churn'),
+      plan.churn,
+    );
+    log(`churn: ${plan.churn.users} per-user models, ${plan.churn.maxLoaded} loaded at most, port ${port}`);
+    const server = await startChildServer({
+      name: 'hubserve',
+      args: hubserveArgs(port, ['--config', config]),
+      port,
+      readyPath: '/ready',
+    });
+    return runChurn(`http://127.0.0.1:${port}`, plan.churn, log).finally(() => server.stop());
+  });
+  log(`churn: ${churn.failed} failed, ${churn.evictions} evictions, cold p50 ${churn.coldMs.p50} ms`);
+
   let devices: DeviceOutcome[] = [];
   if (plan.devices.length) {
     log(`devices: ${plan.devices.join(', ')}`);
@@ -238,7 +258,8 @@ async function main(): Promise<void> {
     served,
     devices,
     soak,
-    targets: targets(limit, naive, served, soak),
+    churn,
+    targets: targets(limit, naive, served, soak, churn),
   };
 
   mkdirSync(values.out, { recursive: true });
