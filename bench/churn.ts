@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { type LatencySummary, summarize } from '../src/bench/stats.ts';
+import { rng } from '../tools/testmodels/random.ts';
 
 export interface ChurnResult {
   users: number;
@@ -50,23 +51,11 @@ export function churnConfig(template: string, root: string, plan: ChurnPlan): st
   return file;
 }
 
-/** A seeded generator, so two runs send the same users in the same order. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /** User indices, Zipf-distributed (user 0 the most active). */
 function arrivals(users: number, count: number): number[] {
   const weights = Array.from({ length: users }, (_, i) => 1 / (i + 1));
   const total = weights.reduce((a, b) => a + b, 0);
-  const next = random(42);
+  const next = rng(42); // seeded: two runs send the same users in the same order
   return Array.from({ length: count }, () => {
     let r = next() * total;
     for (let i = 0; i < users; i++) {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.ts';
 import { STATUS } from '../../src/http/errors.ts';
 import { rng } from '../../tools/testmodels/random.ts';
+import { pool } from '../support/pool.ts';
 import { serve, type TestServer, tiny } from '../support/server.ts';
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -1168,22 +1169,6 @@ function fuzzRequest(f: Fuzzer): FuzzRequest {
     body.byteLength > MAX_BODY_BYTES;
   if (method === 'GET') return { method, path, contentType: null, mustFail: !servedPath };
   return { method, path, body, contentType, mustFail };
-}
-
-/** Runs `work` over `items`, `concurrency` at a time. */
-async function pool<T>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T, i: number) => Promise<void>,
-) {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await work(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
 describe('fuzz', () => {

@@ -12,6 +12,8 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.ts';
 import { STATUS } from '../../src/http/errors.ts';
+import { hash, rng } from '../../tools/testmodels/random.ts';
+import { pool } from '../support/pool.ts';
 import { serve, type TestServer, tiny } from '../support/server.ts';
 
 const DEFAULT_SEED = 0x0f022ed5;
@@ -40,27 +42,17 @@ function seedFromEnv(value: string | undefined): number {
   if (value === undefined || value.trim() === '') return DEFAULT_SEED;
   const n = Number(value);
   if (Number.isFinite(n)) return n >>> 0;
-  let h = 0x811c9dc5; // FNV-1a of any other text
-  for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  return hash(value); // any other text
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Seeded randomness (mulberry32).
 
 class Rand {
-  private state: number;
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = rng(seed);
   }
 
   int(n: number): number {
@@ -1550,22 +1542,6 @@ async function sendValid(v: Valid): Promise<string | undefined> {
 }
 
 // ---------------------------------------------------------------------------------------------------
-
-/** Runs `work` over `items`, `concurrency` at a time. */
-async function pool<T>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T, i: number) => Promise<void>,
-) {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await work(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
 
 describe('fuzz', () => {
   it(
