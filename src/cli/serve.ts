@@ -5,6 +5,7 @@ import { Keyring } from '../auth/keys.ts';
 import { ServeError } from '../errors.ts';
 import { buildApp } from '../http/app.ts';
 import { isLoopback } from '../http/auth.ts';
+import { buildManagementApp } from '../http/management.ts';
 import { type HubSettings, progressReporter } from '../hub/index.ts';
 import { Registry } from '../registry/registry.ts';
 
@@ -13,15 +14,28 @@ export interface Server {
   registry: Registry;
   /** Base URL it listens on. */
   url: string;
+  /** The management API and its base URL, unless management.enabled is false. */
+  management?: { app: FastifyInstance; url: string };
   /** Closes at once (tests). */
   close(): Promise<void>;
   /** Graceful: stops accepting, lets in-flight requests finish within shutdown_timeout_s, then closes. */
   shutdown(): Promise<void>;
 }
 
-/** Starts the server: models load (in parallel) before the port opens, so traffic finds them warm. */
-/** Refuses to expose a server without API keys, unless told --insecure. */
+/**
+ * Refuses to expose a server without API keys, unless told --insecure; and the management API (which
+ * changes what runs) beyond loopback without an admin key, whatever it is told.
+ */
 export function checkExposure(config: Config): void {
+  const management = managementOf(config);
+  const admin = config.api_keys.some((k) => k.scopes.includes('admin'));
+  if (management && !isLoopback(management.host) && !admin) {
+    throw new ServeError(
+      'invalid_config',
+      `refusing to expose the management API on ${management.host} without an admin API key: ` +
+        'add one (`hubserve key NAME --scopes admin`), or keep management.host on loopback.',
+    );
+  }
   if (isLoopback(config.host) || config.api_keys.length > 0 || config.insecure) return;
   throw new ServeError(
     'invalid_config',
@@ -30,8 +44,20 @@ export function checkExposure(config: Config): void {
   );
 }
 
-export async function startServer(config: Config, hub: HubSettings, version: string): Promise<Server> {
-  checkExposure(config);
+const managementOf = (config: Config): { host: string; port: number } | undefined =>
+  config.management?.enabled === false
+    ? undefined
+    : { host: config.management?.host ?? '127.0.0.1', port: config.management?.port ?? 8081 };
+
+/**
+ * The registry and the HTTP app of a configuration, its models loaded (in parallel); nothing listens
+ * yet. The server listens on a port; the Lambda handler (src/serverless) injects events instead.
+ */
+export async function buildServer(
+  config: Config,
+  hub: HubSettings,
+  version: string,
+): Promise<{ app: FastifyInstance; registry: Registry; keyring: Keyring | undefined }> {
   const registry = new Registry({
     hub,
     onProgress: progressReporter(),
@@ -42,9 +68,10 @@ export async function startServer(config: Config, hub: HubSettings, version: str
       max_bytes: config.memory.max_bytes === undefined ? undefined : parseBytes(config.memory.max_bytes),
     },
   });
+  const keyring = config.api_keys.length ? new Keyring(config.api_keys, config.rate_limit) : undefined;
   const app = await buildApp({
     registry,
-    ...(config.api_keys.length ? { keyring: new Keyring(config.api_keys, config.rate_limit) } : {}),
+    ...(keyring ? { keyring } : {}),
     corsOrigins: config.cors_origins,
     logInputs: config.log_inputs,
     maxBodyBytes: config.max_body_bytes,
@@ -52,14 +79,30 @@ export async function startServer(config: Config, hub: HubSettings, version: str
     logger: { level: config.log_level },
     version,
   });
-  const loaded = await Promise.all(config.models.map((model) => registry.add(model)));
+  const loaded = (
+    await Promise.all([
+      ...config.models.map((model) => registry.add(model)),
+      registry.addTenants(config.tenants ?? []),
+    ])
+  ).flat();
   for (const model of loaded) {
     if (model.state === 'ready') {
-      app.log.info({ model: model.name, task: model.task, ...model.info }, `model ${model.name} ready`);
-    } else app.log.error({ model: model.name, error: model.error }, `model ${model.name} failed to load`);
+      app.log.info({ model: model.label, task: model.task, ...model.info }, `model ${model.label} ready`);
+    } else if (model.state === 'failed') {
+      app.log.error({ model: model.label, error: model.error }, `model ${model.label} failed to load`);
+    }
   }
+  return { app, registry, keyring };
+}
+
+/** Starts the server: models load before the port opens, so traffic finds them warm. */
+export async function startServer(config: Config, hub: HubSettings, version: string): Promise<Server> {
+  checkExposure(config);
+  const { app, registry, keyring } = await buildServer(config, hub, version);
   const url = await app.listen({ host: config.host, port: config.port });
+  const management = await startManagement(config, registry, keyring, version);
   const close = async (): Promise<void> => {
+    await management?.app.close();
     await app.close();
     await registry.dispose();
   };
@@ -78,6 +121,7 @@ export async function startServer(config: Config, hub: HubSettings, version: str
     // Keep-alive connections go idle as their requests finish; close them then, not at their timeout.
     const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
     try {
+      await management?.app.close();
       await app.close(); // stops accepting; waits for requests in flight
     } finally {
       clearTimeout(late);
@@ -86,5 +130,17 @@ export async function startServer(config: Config, hub: HubSettings, version: str
     }
     await registry.dispose();
   };
-  return { app, registry, url, close, shutdown };
+  return { app, registry, url, ...(management ? { management } : {}), close, shutdown };
+}
+
+async function startManagement(
+  config: Config,
+  registry: Registry,
+  keyring: Keyring | undefined,
+  version: string,
+): Promise<Server['management']> {
+  const where = managementOf(config);
+  if (!where) return undefined;
+  const app = await buildManagementApp({ registry, keyring, logger: { level: config.log_level }, version });
+  return { app, url: await app.listen(where) };
 }

@@ -4,6 +4,7 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { SCOPES } from '../auth/keys.ts';
 import { DEVICES } from '../engine/protocol.ts';
 import { DTYPES } from '../hub/index.ts';
+import { NAME_PATTERN, VERSION_PATTERN } from '../registry/routing.ts';
 import { TASK_NAMES } from '../tasks/types.ts';
 
 const SIZE_PATTERN = '^(\\d+(?:\\.\\d+)?)\\s*(B|KB|MB|GB|KiB|MiB|GiB)?$';
@@ -11,10 +12,26 @@ const SIZE_PATTERN = '^(\\d+(?:\\.\\d+)?)\\s*(B|KB|MB|GB|KiB|MiB|GiB)?$';
 export const ModelSchema = Type.Object(
   {
     name: Type.String({
-      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$',
+      pattern: NAME_PATTERN,
       maxLength: 200,
       description: 'Name in URLs (POST /models/{name}); may be a Hub id with its slash.',
     }),
+    version: Type.Optional(
+      Type.String({
+        pattern: VERSION_PATTERN,
+        description: 'Version of the model under its name ("1" when absent); requests may ask name@version.',
+      }),
+    ),
+    default: Type.Optional(
+      Type.Boolean({ description: 'Requests without a version go to this one (else the latest version).' }),
+    ),
+    weight: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          "Share of the name's traffic (relative to its other versions' weights), sticky per user: A/B tests, canaries.",
+      }),
+    ),
     source: Type.String({
       minLength: 1,
       description: 'Hub id[@revision], or a local folder (./path or /path).',
@@ -128,6 +145,24 @@ export const ApiKeySchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const TenantSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, description: 'The tenant, as API keys name it (api_keys[].tenant).' }),
+    models: Type.Optional(
+      Type.Array(ModelSchema, {
+        description:
+          'Its own models: only it reaches them, and one named like a shared model replaces it for it.',
+      }),
+    ),
+    allow: Type.Optional(
+      Type.Array(Type.String({ pattern: NAME_PATTERN }), {
+        description: 'Shared models it may use; absent: all. Others answer 404 as if they did not exist.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ description: 'Interface to listen on (default 127.0.0.1).' }),
@@ -143,6 +178,43 @@ export const ConfigSchema = Type.Object(
       maximum: 10_000,
       description: 'Messages a conversation socket may have in flight (default 64).',
     }),
+    tenants: Type.Optional(Type.Array(TenantSchema, { description: "Tenants' own models and allow-lists." })),
+    management: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(Type.Boolean({ description: 'Serve the management API (default true).' })),
+          host: Type.Optional(
+            Type.String({
+              description: 'Its interface (default 127.0.0.1; beyond loopback it needs admin keys).',
+            }),
+          ),
+          port: Type.Optional(
+            Type.Integer({ minimum: 0, maximum: 65535, description: 'Its port (default 8081).' }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: 'The management API: register, remove, scale and route models while serving.',
+        },
+      ),
+    ),
+    model_repository: Type.Optional(
+      Type.Object(
+        {
+          path: Type.String({ minLength: 1, description: 'Folder of <name>/<version>/ model folders.' }),
+          poll_s: Type.Optional(
+            Type.Number({
+              exclusiveMinimum: 0,
+              description: 'How often it is looked at for added and removed versions (default 5).',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: 'A Triton-style model repository, picked up while serving.',
+        },
+      ),
+    ),
     api_keys: Type.Array(ApiKeySchema, {
       description: 'Bearer keys; with none, only a loopback (or --insecure) server starts.',
     }),

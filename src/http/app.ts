@@ -42,7 +42,14 @@ export interface AppOptions {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+/**
+ * Fastify as every hubserve port speaks it: JSON only (valid UTF-8), the error contract for every
+ * failure including malformed HTTP, request ids, and one log line per request at most.
+ */
+export function baseApp(options: {
+  maxBodyBytes: number;
+  logger?: FastifyServerOptions['logger'];
+}): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.maxBodyBytes,
@@ -93,6 +100,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   registerErrorHandling(app);
+  return app;
+}
+
+/** OpenAPI for an app; served at /openapi.json and, as Swagger UI, at /docs. */
+export async function registerDocs(
+  app: FastifyInstance,
+  info: { title: string; version: string; description: string },
+  tags: { name: string; description?: string }[],
+): Promise<void> {
+  await app.register(swagger, {
+    openapi: { info, tags },
+    // Components keep their $id as their name (ErrorResponse, Model) instead of def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'public' } }, async () =>
+    app.swagger(),
+  );
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = baseApp(options);
   // Observed first, so that requests refused by auth are logged too.
   const metrics = new Metrics(options.registry);
   registerObservation(app, metrics, { logInputs: options.logInputs === true });
@@ -100,32 +129,34 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.corsOrigins?.length) {
     await app.register(cors, {
       origin: options.corsOrigins.includes('*') ? '*' : options.corsOrigins,
-      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'X-Session-Id'],
-      exposedHeaders: ['X-Request-Id', 'Server-Timing', 'X-Hubserve-Task', 'Retry-After'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'X-Session-Id', 'X-User-Id'],
+      exposedHeaders: [
+        'X-Request-Id',
+        'Server-Timing',
+        'X-Hubserve-Task',
+        'X-Hubserve-Version',
+        'Retry-After',
+      ],
       maxAge: 600,
     });
   }
   registerAuth(app, options.keyring);
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'hubserve',
-        version: options.version ?? '0.0.0',
-        description: 'Hugging Face Hub NLP models behind the Hugging Face Inference API shapes.',
-      },
-      tags: [
-        { name: 'inference' },
-        { name: 'models' },
-        { name: 'health' },
-        { name: 'sessions', description: 'Hold a model loaded for a user or a job' },
-        { name: 'openai', description: 'OpenAI-compatible routes' },
-        { name: 'kserve', description: 'KServe Open Inference Protocol v2' },
-      ],
+  await registerDocs(
+    app,
+    {
+      title: 'hubserve',
+      version: options.version ?? '0.0.0',
+      description: 'Hugging Face Hub NLP models behind the Hugging Face Inference API shapes.',
     },
-    // Components keep their $id as their name (ErrorResponse, Model) instead of def-N.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+    [
+      { name: 'inference' },
+      { name: 'models' },
+      { name: 'health' },
+      { name: 'sessions', description: 'Hold a model loaded for a user or a job' },
+      { name: 'openai', description: 'OpenAI-compatible routes' },
+      { name: 'kserve', description: 'KServe Open Inference Protocol v2' },
+    ],
+  );
   await app.register(healthRoutes, { registry: options.registry });
   await app.register(modelRoutes, { registry: options.registry });
   await app.register(metricsRoutes, { metrics });
@@ -142,8 +173,5 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     version: options.version ?? '0.0.0',
   });
   await app.register(playgroundRoutes);
-  app.get('/openapi.json', { schema: { hide: true }, config: { scope: 'public' } }, async () =>
-    app.swagger(),
-  );
   return app;
 }

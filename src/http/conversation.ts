@@ -10,6 +10,7 @@ import type { Registry } from '../registry/registry.ts';
 import { admitAnother } from './auth.ts';
 import { errorBody } from './errors.ts';
 import { answer, type InferenceBody, prepare } from './infer.ts';
+import { servedKey } from './routing.ts';
 
 export interface ConversationOptions {
   registry: Registry;
@@ -126,7 +127,8 @@ export async function conversationRoutes(app: FastifyInstance, options: Conversa
         void (async () => {
           try {
             admitAnother(request);
-            const prepared = await prepare(registry, utterance.model, utterance);
+            const key = servedKey(request, registry, utterance.model);
+            const prepared = await prepare(registry, key, utterance);
             const onToken = prepared.stream ? { onToken: (token: unknown) => send({ id, token }) } : {};
             const result = await answer(registry, prepared, { signal: gone.signal, ...onToken });
             send({ id, result });

@@ -27,7 +27,8 @@ export async function healthRoutes(
       schema: { summary: 'Readiness: all models warm', tags, response: { 200: Status, 503: Status } },
     },
     async (_request, reply) => {
-      const models = Object.fromEntries(registry.list().map((m) => [m.name, m.state]));
+      // Shared models only: probes carry no key, and tenants' own models are nobody else's business.
+      const models = Object.fromEntries(registry.list({}).map((m) => [m.label, m.state]));
       if (registry.allReady) return { status: 'ready', models };
       void reply.header('Retry-After', String(RETRY_AFTER_S));
       return reply.status(503).send({ status: 'not_ready', models });

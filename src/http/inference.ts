@@ -7,7 +7,7 @@ import { TASK_NAMES, TASKS, type TaskDefinition } from '../tasks/index.ts';
 import { errorResponses } from './errors.ts';
 import { answer, type InferenceBody, prepare } from './infer.ts';
 import { recordInference } from './observe.ts';
-import { useSession } from './sessions.ts';
+import { servedKey } from './routing.ts';
 import { streamGeneration } from './stream.ts';
 
 /** Each task's request and response as OpenAPI components, with a request that works on the demo model. */
@@ -52,11 +52,12 @@ export async function inferenceRoutes(
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const params = request.params as { org?: string; name: string };
     const name = params.org === undefined ? params.name : `${params.org}/${params.name}`;
-    const record = recordInference(request, registry, name);
-    useSession(request, registry, name);
-    const prepared = await prepare(registry, name, request.body as InferenceBody);
+    const key = servedKey(request, registry, name);
+    const record = recordInference(request, registry, key);
+    const prepared = await prepare(registry, key, request.body as InferenceBody);
     record.task = prepared.task.name;
     void reply.header('X-Hubserve-Task', prepared.task.name);
+    void reply.header('X-Hubserve-Version', registry.get(key).version);
     const options = { signal: clientGone(reply), onReport: record.onReport };
     if (prepared.stream) {
       return streamGeneration(reply, (onToken) => answer(registry, prepared, { ...options, onToken }));

@@ -6,13 +6,13 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
-import { ServeError } from '../errors.ts';
+import { isServeError, ServeError } from '../errors.ts';
 import type { ReadyModel, Registry, RunOptions, ServedModel } from '../registry/registry.ts';
 import { handleErrors, kserveFormat, RETRY_AFTER_S } from './errors.ts';
 import { answer, prepare } from './infer.ts';
 import { clientGone } from './inference.ts';
 import { recordInference } from './observe.ts';
-import { useSession } from './sessions.ts';
+import { servedKey } from './routing.ts';
 import {
   InferenceRequest,
   InferenceResponse,
@@ -42,24 +42,36 @@ export interface KserveRoutesOptions {
 const RESERVED_PARAMETERS = new Set(['content_type', 'headers', 'binary_data_output']);
 
 /**
- * Version labels a served model answers to. hubserve serves one version of each model: "1", also
- * named by the Hub revision and commit it came from. Model versions (name@version) resolve here.
+ * Version labels a model answers to: its versions (name@version), and the Hub revision and commit the
+ * routed one came from.
  */
-function versionsOf(model: ServedModel): string[] {
-  return [...new Set(['1', model.revision, model.commit].filter((v): v is string => v !== undefined))];
+function versionsOf(registry: Registry, model: ServedModel): string[] {
+  const versions = registry.routing(model.name, model.tenant).versions;
+  return [
+    ...new Set([...versions, model.revision, model.commit].filter((v): v is string => v !== undefined)),
+  ];
 }
 
-/** The registry name of the model (and version) a URL names; 404 for a version it does not have. */
-function servedName(registry: Registry, name: string, version: string | undefined): string {
-  if (version === undefined) return name;
-  const versions = versionsOf(registry.get(name));
-  if (!versions.includes(version)) {
+/** The key of the version a URL names (a version, or the routed one's revision or commit). */
+function servedVersion(
+  request: FastifyRequest,
+  registry: Registry,
+  name: string,
+  version: string | undefined,
+): string {
+  if (version === undefined) return servedKey(request, registry, name);
+  try {
+    return servedKey(request, registry, `${name}@${version}`);
+  } catch (error) {
+    if (!isServeError(error) || error.code !== 'model_not_found') throw error;
+    const key = servedKey(request, registry, name);
+    const model = registry.get(key);
+    if (version === model.revision || version === model.commit) return key;
     throw new ServeError(
       'model_not_found',
-      `model "${name}" has no version "${version}"; it has ${versions.join(', ')}`,
+      `model "${name}" has no version "${version}"; it has ${versionsOf(registry, model).join(', ')}`,
     );
   }
-  return name;
 }
 
 interface ModelParams {
@@ -159,20 +171,20 @@ async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoute
 
   const metadata = async (request: FastifyRequest) => {
     const { name, version: asked } = modelOf(request.params as ModelParams);
-    const model = registry.get(servedName(registry, name, asked));
+    const model = registry.get(servedVersion(request, registry, name, asked));
     if (!model.task) {
       throw new ServeError('model_not_ready', `model "${name}" is ${model.state}; its task is not known yet`);
     }
     return {
       name,
-      versions: versionsOf(model),
+      versions: versionsOf(registry, model),
       platform: `hubserve/${model.task}`,
       ...metadataOf(tensorsOf(model.task, model.handler !== undefined)),
     };
   };
   const ready = async (request: FastifyRequest, reply: FastifyReply) => {
     const { name, version: asked } = modelOf(request.params as ModelParams);
-    const model = registry.get(servedName(registry, name, asked));
+    const model = registry.get(servedVersion(request, registry, name, asked));
     if (model.state === 'ready') return { name, ready: true };
     void reply.header('Retry-After', String(RETRY_AFTER_S));
     return reply.status(503).send({ name, ready: false });
@@ -180,9 +192,8 @@ async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoute
   const infer = async (request: FastifyRequest, reply: FastifyReply) => {
     const { name, version: asked } = modelOf(request.params as ModelParams);
     const body = request.body as InferenceRequest;
-    const served = servedName(registry, name, asked);
+    const served = servedVersion(request, registry, name, asked);
     const record = recordInference(request, registry, served);
-    useSession(request, registry, served);
     const model = await registry.acquire(served);
     const inputs = readInputs(body.inputs);
     const requests = layoutFor(tasksOf(model), inputs).requests(inputs);

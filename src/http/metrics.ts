@@ -73,9 +73,9 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const { name } of models.list()) {
-          const queue = models.queue(name);
-          if (queue) this.set({ model: name }, queue.queued);
+        for (const { key, label } of models.list()) {
+          const queue = models.queue(key);
+          if (queue) this.set({ model: label }, queue.queued);
         }
       },
     });
@@ -86,9 +86,9 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const { name } of models.list()) {
-          const workers = models.workers(name);
-          if (workers) this.set({ model: name }, workers.heapBytes);
+        for (const { key, label } of models.list()) {
+          const workers = models.workers(key);
+          if (workers) this.set({ model: label }, workers.heapBytes);
         }
       },
     });
@@ -99,9 +99,9 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const { name } of models.list()) {
-          for (const [reason, count] of Object.entries(models.workers(name)?.restarts ?? {})) {
-            this.set({ model: name, reason }, count);
+        for (const { key, label } of models.list()) {
+          for (const [reason, count] of Object.entries(models.workers(key)?.restarts ?? {})) {
+            this.set({ model: label, reason }, count);
           }
         }
       },
@@ -113,8 +113,8 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const { name, residentBytes, state } of models.list()) {
-          if (residentBytes !== undefined && state === 'ready') this.set({ model: name }, residentBytes);
+        for (const { label, residentBytes, state } of models.list()) {
+          if (residentBytes !== undefined && state === 'ready') this.set({ model: label }, residentBytes);
         }
       },
     });
@@ -140,8 +140,8 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const { name, info } of models.list()) {
-          if (info) this.set({ model: name }, (info.loadMs + info.warmupMs) / 1000);
+        for (const { label, info } of models.list()) {
+          if (info) this.set({ model: label }, (info.loadMs + info.warmupMs) / 1000);
         }
       },
     });

@@ -1,8 +1,9 @@
-// GET /models and GET /models/{name}: what is served, its task, labels, versions and state.
-import type { FastifyInstance } from 'fastify';
+// GET /models and GET /models/{name}: what the caller may use, its task, labels, versions and state.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { MODEL_STATES, type Registry, type ServedModel } from '../registry/registry.ts';
 import { errorResponses } from './errors.ts';
+import { viewerOf } from './routing.ts';
 
 const Memory = Type.Object(
   {
@@ -14,9 +15,25 @@ const Memory = Type.Object(
   { description: 'The memory budget and its use.' },
 );
 
-const Model = Type.Object(
+export const Model = Type.Object(
   {
     name: Type.String(),
+    version: Type.String({ description: 'This version: POST /models/{name}@{version} reaches it.' }),
+    tenant: Type.Optional(
+      Type.String({ description: 'The tenant whose own model it is (only it sees it).' }),
+    ),
+    routing: Type.Object(
+      {
+        default_version: Type.String({ description: 'Where requests without a version go.' }),
+        versions: Type.Array(Type.String()),
+        split: Type.Optional(
+          Type.Record(Type.String(), Type.Number(), {
+            description: 'Relative weights, sticky per user (X-User-Id, else the API key).',
+          }),
+        ),
+      },
+      { description: "How the name's traffic is shared between its versions." },
+    ),
     source: Type.String(),
     state: Type.Enum(MODEL_STATES, {
       description: 'unloaded models load on their next request; failed ones say why in error.',
@@ -69,11 +86,15 @@ const Model = Type.Object(
   { $id: 'Model' },
 );
 
-const view = (m: ServedModel, registry: Registry) => {
-  const queue = registry.queue(m.name);
-  const workers = registry.workers(m.name);
+/** A version as GET /models (and the management API) shows it. */
+export const modelView = (m: ServedModel, registry: Registry) => {
+  const queue = registry.queue(m.key);
+  const workers = registry.workers(m.key);
   return {
     name: m.name,
+    version: m.version,
+    tenant: m.tenant,
+    routing: registry.routing(m.name, m.tenant),
     source: m.source,
     state: m.state,
     load: m.load,
@@ -117,10 +138,10 @@ export async function modelRoutes(app: FastifyInstance, { registry }: { registry
         },
       },
     },
-    async () => {
+    async (request) => {
       const budget = registry.budget;
       return {
-        models: registry.list().map((m) => view(m, registry)),
+        models: registry.list(viewerOf(request)).map((m) => modelView(m, registry)),
         memory: {
           max_loaded_models: budget.maxLoadedModels,
           max_bytes: budget.maxBytes,
@@ -131,11 +152,12 @@ export async function modelRoutes(app: FastifyInstance, { registry }: { registry
     },
   );
   const one = { summary: 'One served model', tags, response: { 200: { $ref: 'Model#' }, ...errorResponses } };
-  app.get('/models/:name', { schema: one }, async (request) =>
-    view(registry.get((request.params as { name: string }).name), registry),
-  );
-  app.get('/models/:org/:name', { schema: one }, async (request) => {
-    const { org, name } = request.params as { org: string; name: string };
-    return view(registry.get(`${org}/${name}`), registry);
-  });
+  // A name shows the version its caller is routed to; name@version that version.
+  const describe = async (request: FastifyRequest) => {
+    const { org, name } = request.params as { org?: string; name: string };
+    const ref = org === undefined ? name : `${org}/${name}`;
+    return modelView(registry.get(registry.route(ref, viewerOf(request))), registry);
+  };
+  app.get('/models/:name', { schema: one }, describe);
+  app.get('/models/:org/:name', { schema: one }, describe);
 }

@@ -53,7 +53,7 @@ export function recordInference(
   task?: string,
 ): InferenceRecord {
   const served = registry.get(model);
-  request.inference = new InferenceRecord(model, task ?? served.task ?? 'none');
+  request.inference = new InferenceRecord(served.label, task ?? served.task ?? 'none');
   return request.inference;
 }
 

@@ -1,12 +1,14 @@
-// Sessions over HTTP: POST /sessions {model, ttl_s} loads the model and holds it loaded while the
-// session lives; requests carrying X-Session-Id use it (and keep it alive); GET and DELETE
+// Sessions over HTTP: POST /sessions {model, ttl_s} loads the model (the version the caller is routed
+// to) and holds it loaded while the session lives; requests carrying X-Session-Id use that version
+// and keep it alive (routing.ts); GET and DELETE
 // /sessions/{id}. A session is its tenant's: another tenant's id is not found.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { isServeError, ServeError } from '../errors.ts';
+import { isServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { Session } from '../registry/sessions.ts';
 import { errorResponses } from './errors.ts';
+import { viewerOf } from './routing.ts';
 
 const MAX_TTL_S = 86_400;
 
@@ -28,6 +30,7 @@ const SessionView = Type.Object(
   {
     id: Type.String(),
     model: Type.String(),
+    version: Type.String({ description: 'The version it holds: its requests go to it.' }),
     model_state: Type.String({ description: 'Its model: ready, or still loading.' }),
     ttl_s: Type.Integer(),
     expires_at: Type.String({ description: 'ISO time; each request with X-Session-Id moves it.' }),
@@ -35,30 +38,17 @@ const SessionView = Type.Object(
   { $id: 'Session' },
 );
 
-const view = (s: Session, registry: Registry): Static<typeof SessionView> => ({
-  id: s.id,
-  model: s.model,
-  model_state: registry.get(s.model).state,
-  ttl_s: s.ttlS,
-  expires_at: new Date(s.expiresAt).toISOString(),
-});
-
-/** Whom a request acts for: its key's tenant, or everyone's when the server has no keys. */
-const tenantOf = (request: FastifyRequest): string => request.caller?.tenant ?? '';
-
-/**
- * The session a request names in X-Session-Id, kept alive by this use: it must be the caller's and
- * be for `model`. Nothing when the request names none.
- */
-export function useSession(request: FastifyRequest, registry: Registry, model: string): Session | undefined {
-  const id = request.headers['x-session-id'];
-  if (typeof id !== 'string') return undefined;
-  const session = registry.sessions.touch(id, tenantOf(request));
-  if (session.model !== model) {
-    throw new ServeError('invalid_request', `session ${id} is for model "${session.model}", not "${model}"`);
-  }
-  return session;
-}
+const view = (s: Session, registry: Registry): Static<typeof SessionView> => {
+  const model = registry.get(s.model);
+  return {
+    id: s.id,
+    model: model.name,
+    version: model.version,
+    model_state: model.state,
+    ttl_s: s.ttlS,
+    expires_at: new Date(s.expiresAt).toISOString(),
+  };
+};
 
 export async function sessionRoutes(
   app: FastifyInstance,
@@ -81,14 +71,15 @@ export async function sessionRoutes(
     },
     async (request, reply) => {
       const body = request.body as Static<typeof SessionRequest>;
-      registry.get(body.model); // model_not_found before anything is held
-      const session = registry.sessions.create(body.model, tenantOf(request), body.ttl_s ?? 900);
+      const viewer = viewerOf(request);
+      const key = registry.route(body.model, viewer); // model_not_found before anything is held
+      const session = registry.sessions.create(key, viewer.tenant, body.ttl_s ?? 900);
       try {
-        await registry.acquire(body.model);
+        await registry.acquire(key);
       } catch (error) {
         // Still loading past load_wait_s: the session holds it as it finishes. Failed: no session.
         if (
-          registry.get(body.model).state === 'failed' ||
+          registry.get(key).state === 'failed' ||
           !isServeError(error) ||
           error.code !== 'model_not_ready'
         ) {
@@ -110,7 +101,7 @@ export async function sessionRoutes(
       },
     },
     async (request) =>
-      view(registry.sessions.get((request.params as { id: string }).id, tenantOf(request)), registry),
+      view(registry.sessions.get((request.params as { id: string }).id, viewerOf(request).tenant), registry),
   );
   app.delete(
     '/sessions/:id',
@@ -123,7 +114,7 @@ export async function sessionRoutes(
       },
     },
     async (request, reply) => {
-      registry.sessions.delete((request.params as { id: string }).id, tenantOf(request));
+      registry.sessions.delete((request.params as { id: string }).id, viewerOf(request).tenant);
       return reply.status(204).send();
     },
   );

@@ -1,7 +1,9 @@
-// The served models: each one's lifecycle (unloaded, resolving, loading, warming, ready, failed,
+// The served models: each version's lifecycle (unloaded, resolving, loading, warming, ready, failed,
 // unloading), loaded at start or on its first request (concurrent first requests share one load),
 // kept within a memory budget by unloading the least recently used idle models, and the one place
-// requests reach a model by name. A model that fails does not stop the others.
+// requests reach a model: by name (routed to a version, see routing.ts) or by a version's key. Versions
+// are added, reconfigured and removed while serving without failing a request. A model that fails
+// does not stop the others.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ModelConfigEntry } from '../config/schema.ts';
@@ -18,10 +20,23 @@ import { loadHandler } from '../tasks/handler.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 import { type Budget, type MemoryBudget, pickVictim } from './budget.ts';
 import { checkLimits, type RequestLimits } from './limits.ts';
+import {
+  byRelease,
+  checkSplit,
+  defaultOf,
+  FIRST_VERSION,
+  notFound,
+  parseRef,
+  pickVersion,
+  type Route,
+  versionKey,
+  type Viewer,
+} from './routing.ts';
 import { Sessions } from './sessions.ts';
 
 export type { SubmitOptions as RunOptions, RunReport } from '../scheduler/scheduler.ts';
 export type { Budget, MemoryBudget } from './budget.ts';
+export type { Viewer } from './routing.ts';
 
 export const MODEL_STATES = [
   'unloaded',
@@ -35,7 +50,15 @@ export const MODEL_STATES = [
 export type ModelState = (typeof MODEL_STATES)[number];
 
 export interface ServedModel {
+  /** What requests call it. */
   name: string;
+  version: string;
+  /** This version's own key (`name@version`, `tenant:name@version` for a tenant's own). */
+  key: string;
+  /** The tenant whose private model it is; absent: shared. */
+  tenant?: string;
+  /** How logs, metrics and /ready name it: its name, or its key when it has versions or a tenant. */
+  label: string;
   source: string;
   state: ModelState;
   /** Loaded at start (eager), or on its first request (on_demand). */
@@ -76,6 +99,21 @@ interface Entry {
   pins: number;
 }
 
+/** A tenant's own models (private behind their names) and, if listed, the shared ones it may use. */
+export interface TenantModels {
+  id: string;
+  models?: ModelConfigEntry[] | undefined;
+  /** Shared models it may use; absent: all of them. */
+  allow?: string[] | undefined;
+}
+
+/** How a model's versions share its traffic, as described and as set. */
+export interface Routing {
+  default_version: string;
+  versions: string[];
+  split?: Record<string, number> | undefined;
+}
+
 /** A model that can take requests, with what it can do. */
 export type ReadyModel = ServedModel & { task: string; definitions: TaskDefinition[] };
 
@@ -96,10 +134,20 @@ const DEFAULT_LOAD_WAIT_S = 30;
 /** How often a load waiting for room looks again. */
 const ROOM_POLL_MS = 50;
 
+/** How long a removed or replaced version may take to finish its requests before it is stopped. */
+const RETIRE_WAIT_MS = 60_000;
+
 const LOADED: readonly ModelState[] = ['resolving', 'loading', 'warming', 'ready'];
 
 export class Registry {
+  /** Every deployed version, by key. */
   private readonly entries = new Map<string, Entry>();
+  /** Every model's versions and traffic, by `tenant:name` (shared models: by name). */
+  private readonly routes = new Map<string, Route>();
+  /** Keys of removed versions, to the route their late requests go to instead. */
+  private readonly retired = new Map<string, string>();
+  /** Tenants' allow-lists of shared models. */
+  private readonly allowed = new Map<string, Set<string>>();
   /** Holds on models: a session's model stays loaded while it lives. */
   readonly sessions = new Sessions(this);
   private draining = false;
@@ -115,40 +163,148 @@ export class Registry {
     }
   }
 
-  /** Registers a model and, unless it loads on demand, loads and warms it; a failure leaves it failed. */
-  async add(model: ModelConfigEntry): Promise<ServedModel> {
-    if (this.entries.has(model.name))
-      throw new ServeError('invalid_config', `a model is already named ${model.name}`);
-    const load = model.load ?? 'eager';
-    const view: ServedModel = {
-      name: model.name,
-      source: model.source,
-      state: 'unloaded',
-      load,
-      loads: 0,
-      tasks: [],
-      dtype: model.dtype ?? 'fp32',
-      device: model.device ?? 'cpu',
-      instances: model.instances ?? 1,
+  /**
+   * Registers a model version (a tenant's own when `tenant` is given) and, unless it loads on demand,
+   * loads and warms it; a failure leaves it failed. Requests reach it once it is registered.
+   */
+  async add(model: ModelConfigEntry, tenant?: string): Promise<ServedModel> {
+    const entry = this.newEntry(model, tenant);
+    const { key, name, version } = entry.view;
+    if (this.entries.has(key)) {
+      throw new ServeError('invalid_config', `model "${name}" already has a version ${version}`);
+    }
+    const route = this.routeOf(name, tenant) ?? { name, tenant, versions: new Set<string>() };
+    this.routes.set(routeKey(name, tenant), route);
+    this.entries.set(key, entry);
+    this.retired.delete(key);
+    route.versions.add(version);
+    if (model.default) route.defaultVersion = version;
+    if (model.weight !== undefined) route.split = { ...route.split, [version]: model.weight };
+    if (entry.view.load === 'eager') await this.load(entry);
+    return entry.view;
+  }
+
+  /** Sets the tenants: their own models are added, their allow-lists apply at once. */
+  async addTenants(tenants: readonly TenantModels[]): Promise<ServedModel[]> {
+    for (const tenant of tenants) {
+      if (tenant.allow) this.allowed.set(tenant.id, new Set(tenant.allow));
+    }
+    const own = tenants.flatMap((t) => (t.models ?? []).map((m) => this.add(m, t.id)));
+    return Promise.all(own);
+  }
+
+  /**
+   * Every version, or only those `viewer` may use: shared ones (within its allow-list) and its own.
+   */
+  list(viewer?: Viewer): ServedModel[] {
+    const all = [...this.entries.values()].map((e) => e.view);
+    if (!viewer) return all;
+    const tenant = viewer.tenant || undefined;
+    const own = new Set(all.filter((m) => tenant && m.tenant === tenant).map((m) => m.name));
+    return all.filter((m) =>
+      m.tenant === undefined ? !own.has(m.name) && this.mayUse(viewer, m.name) : m.tenant === tenant,
+    );
+  }
+
+  /**
+   * The key of the version a request for `ref` (`name` or `name@version`) goes to: the viewer's own
+   * model of that name, else the shared one if its allow-list permits; the version asked for, else the
+   * traffic split's pick for its user, else the default. Unknown and forbidden look the same (404).
+   */
+  route(ref: string, viewer: Viewer = {}): string {
+    const parsed = parseRef(ref);
+    const route =
+      parsed &&
+      ((viewer.tenant ? this.routeOf(parsed.name, viewer.tenant) : undefined) ??
+        (this.mayUse(viewer, parsed.name) ? this.routeOf(parsed.name) : undefined));
+    if (!parsed || !route) throw notFound(ref);
+    if (parsed.version === undefined)
+      return versionKey(route.name, pickVersion(route, viewer.user), route.tenant);
+    if (!route.versions.has(parsed.version)) {
+      throw new ServeError('model_not_found', `model "${parsed.name}" has no version "${parsed.version}"`, {
+        versions: [...route.versions].sort(byRelease),
+      });
+    }
+    return versionKey(route.name, parsed.version, route.tenant);
+  }
+
+  /** A model's versions, default and split (`tenant` for a tenant's own). */
+  routing(name: string, tenant?: string): Routing {
+    const route = this.routeOf(name, tenant);
+    if (!route) throw notFound(name);
+    return {
+      default_version: defaultOf(route),
+      versions: [...route.versions].sort(byRelease),
+      ...(route.split ? { split: { ...route.split } } : {}),
     };
-    const entry: Entry = { config: model, view, definitions: [], inFlight: 0, lastUsed: 0, pins: 0 };
-    this.entries.set(model.name, entry);
-    if (load === 'eager') await this.load(entry);
-    return view;
   }
 
-  list(): ServedModel[] {
-    return [...this.entries.values()].map((e) => e.view);
+  /**
+   * Sets the default version and/or the traffic split (null: no split) of a model: requests routed
+   * from now on follow it; requests already routed finish where they are.
+   */
+  setRouting(
+    name: string,
+    change: { default_version?: string | undefined; split?: Record<string, number> | null | undefined },
+    tenant?: string,
+  ): Routing {
+    const route = this.routeOf(name, tenant);
+    if (!route) throw notFound(name);
+    if (change.default_version !== undefined && !route.versions.has(change.default_version)) {
+      throw new ServeError('invalid_request', `model "${name}" has no version "${change.default_version}"`);
+    }
+    if (change.split) checkSplit(route, change.split);
+    if (change.default_version !== undefined) route.defaultVersion = change.default_version;
+    if (change.split !== undefined) route.split = change.split ?? undefined;
+    return this.routing(name, tenant);
   }
 
-  /** The model's queue and batches so far (absent while it is not loaded). */
-  queue(name: string): SchedulerStats | undefined {
-    return this.entries.get(name)?.scheduler?.stats;
+  /**
+   * Removes a version: it takes no new requests at once (a request routed to it a moment ago goes to
+   * the default version instead), those it has finish, then its workers stop.
+   */
+  async remove(key: string): Promise<void> {
+    const entry = this.entry(key);
+    const { name, version, tenant } = entry.view;
+    const route = this.routeOf(name, tenant);
+    this.entries.delete(key);
+    route?.versions.delete(version);
+    if (route?.split)
+      route.split = Object.fromEntries(Object.entries(route.split).filter(([v]) => v !== version));
+    if (route && route.versions.size === 0) this.routes.delete(routeKey(name, tenant));
+    else this.retired.set(key, routeKey(name, tenant));
+    await this.retire(entry);
   }
 
-  /** The model's workers: their memory and restarts (absent while it is not loaded). */
-  workers(name: string): RunnerStats | undefined {
-    return this.entries.get(name)?.runner?.stats;
+  /**
+   * Changes how a version runs (instances, batching, threads, ...): a new copy loads and warms beside
+   * it, takes its key, and the old one finishes its requests and stops. No request fails meanwhile.
+   */
+  async reconfigure(key: string, change: Partial<ModelConfigEntry>): Promise<ServedModel> {
+    const old = this.entry(key);
+    const next = this.newEntry({ ...old.config, ...change }, old.view.tenant);
+    next.view.loads = old.view.loads;
+    if (old.view.state === 'ready' || old.loading) {
+      await this.load(next);
+      if (next.view.state !== 'ready') {
+        throw new ServeError('model_load_failed', next.view.error?.message ?? 'the new copy did not load');
+      }
+    }
+    if (this.entries.get(key) !== old) throw new ServeError('model_not_found', `version ${key} was removed`);
+    next.pins = old.pins;
+    this.entries.set(key, next);
+    await this.retire(old);
+    return next.view;
+  }
+
+  /** The version's queue and batches so far (absent while it is not loaded). */
+  queue(key: string): SchedulerStats | undefined {
+    return this.entries.get(key)?.scheduler?.stats;
+  }
+
+  /** The version's workers: their memory and restarts (absent while it is not loaded). */
+  workers(key: string): RunnerStats | undefined {
+    return this.entries.get(key)?.runner?.stats;
   }
 
   /** The memory budget and what uses it. */
@@ -162,53 +318,86 @@ export class Registry {
     };
   }
 
-  get(name: string): ServedModel {
-    return this.entry(name).view;
+  /** A version by its key. */
+  get(key: string): ServedModel {
+    return this.entry(key).view;
   }
 
-  private entry(name: string): Entry {
-    const entry = this.entries.get(name);
-    if (!entry) {
-      const known = [...this.entries.keys()];
-      throw new ServeError('model_not_found', `no model named "${name}" is served`, { models: known });
-    }
-    return entry;
+  private routeOf(name: string, tenant?: string): Route | undefined {
+    return this.routes.get(routeKey(name, tenant));
+  }
+
+  private mayUse(viewer: Viewer, name: string): boolean {
+    const allowed = viewer.tenant ? this.allowed.get(viewer.tenant) : undefined;
+    return !allowed || allowed.has(name);
+  }
+
+  private newEntry(model: ModelConfigEntry, tenant: string | undefined): Entry {
+    const version = model.version ?? FIRST_VERSION;
+    const key = versionKey(model.name, version, tenant);
+    const view: ServedModel = {
+      name: model.name,
+      version,
+      key,
+      label: model.version === undefined && !tenant ? model.name : key,
+      ...(tenant ? { tenant } : {}),
+      source: model.source,
+      state: 'unloaded',
+      load: model.load ?? 'eager',
+      loads: 0,
+      tasks: [],
+      dtype: model.dtype ?? 'fp32',
+      device: model.device ?? 'cpu',
+      instances: model.instances ?? 1,
+    };
+    return { config: model, view, definitions: [], inFlight: 0, lastUsed: 0, pins: 0 };
+  }
+
+  /**
+   * The entry of a version's key (route() turns what a request names into one). A removed version's
+   * key leads to its model's default version, so a request routed just before a swap still succeeds.
+   */
+  private entry(key: string): Entry {
+    const entry = this.entries.get(key);
+    if (entry) return entry;
+    const forwarded = this.retired.get(key);
+    const route = forwarded === undefined ? undefined : this.routes.get(forwarded);
+    if (route) return this.entry(versionKey(route.name, defaultOf(route), route.tenant));
+    throw new ServeError('model_not_found', `no model named "${key}" is served`, {
+      models: [...new Set(this.list({}).map((m) => m.name))],
+    });
   }
 
   /** A model that can take requests now (else model_not_ready, 503, with its state and reason). */
-  ready(name: string): ReadyModel {
-    const entry = this.entry(name);
-    const view = entry.view;
-    if (view.state !== 'ready' || !view.task) {
-      const why = view.error ? `: ${view.error.message}` : '';
-      throw new ServeError('model_not_ready', `model "${name}" is ${view.state}${why}`, {
-        state: view.state,
-      });
-    }
-    return { ...view, task: view.task, definitions: entry.definitions };
+  ready(key: string): ReadyModel {
+    return readyModel(this.entry(key));
   }
 
   /**
    * The model, loaded first if it is not (one load for every request that waits for it). A request
    * waits up to load_wait_s, then gets 503 + Retry-After while the load goes on.
    */
-  async acquire(name: string): Promise<ReadyModel> {
-    const entry = this.entry(name);
-    if (entry.view.state === 'ready') return this.ready(name);
+  acquire(key: string): Promise<ReadyModel> {
+    return this.acquireEntry(this.entry(key));
+  }
+
+  private async acquireEntry(entry: Entry): Promise<ReadyModel> {
+    const { view } = entry;
+    if (view.state === 'ready') return readyModel(entry);
     if (this.closed) throw this.closed;
     // A model configured to load at start that failed stays failed (its reason is shown); one
     // loaded on demand is tried again.
-    if (entry.view.state === 'failed' && entry.view.load === 'eager') return this.ready(name);
+    if (view.state === 'failed' && view.load === 'eager') return readyModel(entry);
     const waitS = this.options.memory?.load_wait_s ?? DEFAULT_LOAD_WAIT_S;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((settle) => (timer = setTimeout(() => settle('late'), waitS * 1000)));
     const outcome = await Promise.race([this.load(entry), late]).finally(() => clearTimeout(timer));
     if (outcome === 'late') {
-      throw new ServeError('model_not_ready', `model "${name}" is ${entry.view.state}; retry shortly`, {
-        state: entry.view.state,
+      throw new ServeError('model_not_ready', `model "${view.name}" is ${view.state}; retry shortly`, {
+        state: view.state,
       });
     }
-    return this.ready(name);
+    return readyModel(entry);
   }
 
   /**
@@ -222,31 +411,30 @@ export class Registry {
   }
 
   /**
-   * Queues a request for the model's workers (batched with others where the task allows), loading
-   * the model first if it was unloaded meanwhile.
+   * Queues a request for the version's workers (batched with others where the task allows), loading
+   * it first if it was unloaded meanwhile.
    */
   async run(
-    name: string,
+    key: string,
     task: string,
     inputs: unknown,
     parameters: Record<string, unknown>,
     options: SubmitOptions = {},
   ): Promise<unknown> {
-    const entry = this.entry(name);
+    const entry = this.entry(key);
     entry.inFlight++;
     try {
-      const view = await this.acquire(name);
-      const definition = view.definitions.find((d) => d.name === task);
+      const view = await this.acquireEntry(entry);
+      const definition = entry.definitions.find((d) => d.name === task);
       if (!definition) {
         throw new ServeError(
           'task_not_supported',
-          `model "${name}" does ${view.task}; it cannot do ${task}`,
-          {
-            tasks: view.tasks,
-          },
+          `model "${view.name}" does ${view.task}; it cannot do ${task}`,
+          { tasks: view.tasks },
         );
       }
-      if (!entry.scheduler) throw new ServeError('model_not_ready', `model "${name}" has no running worker`);
+      if (!entry.scheduler)
+        throw new ServeError('model_not_ready', `model "${view.name}" has no running worker`);
       const bounded = this.withinLimits(inputs, parameters, generates(definition));
       return await entry.scheduler.submit(definition, inputs, bounded, options);
     } finally {
@@ -295,6 +483,7 @@ export class Registry {
     this.sessions.clear();
     await Promise.all([...this.entries.values()].map((e) => e.runner?.dispose()));
     this.entries.clear();
+    this.routes.clear();
   }
 
   /** Loads the model, or joins the load in progress. */
@@ -327,7 +516,7 @@ export class Registry {
       const victim = pickVictim(
         this.options.memory ?? {},
         loaded.map((e) => ({
-          id: e.view.name,
+          id: e.view.key,
           bytes: e.view.residentBytes ?? 0,
           lastUsed: e.lastUsed,
           evictable: e.view.state === 'ready' && e.inFlight === 0 && e.pins === 0 && !e.loading,
@@ -363,6 +552,15 @@ export class Registry {
       entry.view.state = 'unloaded';
     })().finally(() => (entry.unloading = undefined));
     return entry.unloading;
+  }
+
+  /** Waits for the requests a version has to finish (within shutdown's patience), then stops it. */
+  private async retire(entry: Entry): Promise<void> {
+    const deadline = performance.now() + RETIRE_WAIT_MS;
+    while ((entry.inFlight > 0 || entry.loading) && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, ROOM_POLL_MS));
+    }
+    await this.unload(entry);
   }
 
   private unloadIdle(idleMs: number): void {
@@ -426,6 +624,18 @@ export class Registry {
       Object.assign(view, { state: 'failed', error: { code: failure.code, message: failure.message } });
     }
   }
+}
+
+const routeKey = (name: string, tenant?: string): string => (tenant ? `${tenant}:${name}` : name);
+
+function readyModel({ view, definitions }: Entry): ReadyModel {
+  if (view.state !== 'ready' || !view.task) {
+    const why = view.error ? `: ${view.error.message}` : '';
+    throw new ServeError('model_not_ready', `model "${view.name}" is ${view.state}${why}`, {
+      state: view.state,
+    });
+  }
+  return { ...view, task: view.task, definitions };
 }
 
 /** Whether the task generates text (takes max_new_tokens). */

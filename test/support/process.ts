@@ -32,7 +32,10 @@ export async function spawnServer(
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HUBSERVE_LOG_LEVEL: 'info', ...env } },
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HUBSERVE_LOG_LEVEL: 'info', HUBSERVE_MANAGEMENT_PORT: '0', ...env },
+    },
   );
   const logs: LogLine[] = [];
   const other: string[] = [];

@@ -31,7 +31,14 @@ export async function serve(
   models: ModelConfigEntry[],
   options: { config?: Partial<Config>; hub?: Partial<HubSettings> } = {},
 ): Promise<TestServer> {
-  const config: Config = { ...DEFAULTS, port: 0, log_level: 'silent', models, ...options.config };
+  const config: Config = {
+    ...DEFAULTS,
+    port: 0,
+    management: { port: 0 },
+    log_level: 'silent',
+    models,
+    ...options.config,
+  };
   const server = await startServer(config, { ...hubSettingsFromEnv({}), ...options.hub }, 'test');
   const post: TestServer['post'] = async (path, body, headers = {}) => {
     const response = await fetch(`${server.url}${path}`, {

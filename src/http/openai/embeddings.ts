@@ -6,7 +6,7 @@ import { ServeError } from '../../errors.ts';
 import { answer, prepare } from '../infer.ts';
 import { clientGone } from '../inference.ts';
 import { recordInference } from '../observe.ts';
-import { useSession } from '../sessions.ts';
+import { servedKey } from '../routing.ts';
 import type { OpenAIRoutesOptions } from './index.ts';
 
 const Text = Type.String({ minLength: 1 });
@@ -82,9 +82,9 @@ export async function embeddingRoutes(
           param: 'input',
         });
       }
-      const record = recordInference(request, registry, body.model, 'feature-extraction');
-      useSession(request, registry, body.model);
-      const prepared = await prepare(registry, body.model, { inputs: texts }, 'feature-extraction');
+      const key = servedKey(request, registry, body.model);
+      const record = recordInference(request, registry, key, 'feature-extraction');
+      const prepared = await prepare(registry, key, { inputs: texts }, 'feature-extraction');
       const vectors = (await answer(registry, prepared, {
         signal: clientGone(reply),
         onReport: record.onReport,

@@ -10,7 +10,7 @@ import { openaiFormat, STATUS } from '../errors.ts';
 import { answer, prepare } from '../infer.ts';
 import { clientGone } from '../inference.ts';
 import { recordInference } from '../observe.ts';
-import { useSession } from '../sessions.ts';
+import { servedKey } from '../routing.ts';
 import { eventStream } from '../stream.ts';
 
 const Stop = Type.Union([
@@ -134,13 +134,13 @@ export interface Generation {
 /** Runs the request: the whole answer, or (stream: true) chunks as tokens come, then [DONE]. */
 export async function generateResponse(generation: Generation): Promise<unknown> {
   const { registry, request, reply, body, dialect } = generation;
-  const record = recordInference(request, registry, body.model, 'text-generation');
-  useSession(request, registry, body.model);
+  const key = servedKey(request, registry, body.model);
+  const record = recordInference(request, registry, key, 'text-generation');
   const parameters = { ...generationParameters(body), ...generation.extra };
   const stream = body.stream === true;
   const prepared = await prepare(
     registry,
-    body.model,
+    key,
     { inputs: generation.inputs, parameters, stream },
     'text-generation',
   );

@@ -1,7 +1,7 @@
 // GET /v1/models and GET /v1/models/{model}: the served models as OpenAI model objects.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import type { ServedModel } from '../../registry/registry.ts';
+import { viewerOf } from '../routing.ts';
 import type { OpenAIRoutesOptions } from './index.ts';
 
 const OpenAIModel = Type.Object(
@@ -21,8 +21,8 @@ export async function modelListRoutes(
   { registry }: OpenAIRoutesOptions,
 ): Promise<void> {
   const started = Math.floor(Date.now() / 1000);
-  const view = (m: ServedModel) => ({
-    id: m.name,
+  const view = (name: string) => ({
+    id: name,
     object: 'model' as const,
     created: started,
     owned_by: 'hubserve',
@@ -32,13 +32,18 @@ export async function modelListRoutes(
   app.get(
     '/models',
     { schema: { summary: 'List models (OpenAI)', tags, response: { 200: ModelList } } },
-    async () => ({ object: 'list' as const, data: registry.list().map(view) }),
+    async (request) => {
+      const names = new Set(registry.list(viewerOf(request)).map((m) => m.name));
+      return { object: 'list' as const, data: [...names].map(view) };
+    },
   );
   // Names may hold one slash (org/name), as on the Hub.
   const describe = { schema: { summary: 'Describe a model (OpenAI)', tags, response: { 200: OpenAIModel } } };
   const named = (request: FastifyRequest) => {
     const { org, name } = request.params as { org?: string; name: string };
-    return view(registry.get(org === undefined ? name : `${org}/${name}`));
+    const ref = org === undefined ? name : `${org}/${name}`;
+    registry.route(ref, viewerOf(request)); // 404 for what the caller cannot reach
+    return view(ref);
   };
   app.get('/models/:name', describe, async (request) => named(request));
   app.get('/models/:org/:name', describe, async (request) => named(request));

@@ -1,0 +1,261 @@
+// Model versions and the management API: a traffic split shares requests by weight and keeps each
+// user on one version; name@version reaches a version; versions are registered, scaled and removed
+// while the server serves, a hot swap under continuous load failing no request; the management API
+// wants an admin key and refuses to be exposed without one.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { hashKey, newKey } from '../../src/auth/keys.ts';
+import { startServer } from '../../src/cli/serve.ts';
+import { DEFAULTS } from '../../src/config/schema.ts';
+import { hubSettingsFromEnv } from '../../src/hub/index.ts';
+import { testModelPath } from '../../tools/testmodels/index.ts';
+import { serve, type TestServer, tiny } from '../support/server.ts';
+
+const SENTIMENT = testModelPath('hubserve-test/tiny-sentiment');
+
+/** Classifies as `user`; the answer's status and the version that served it. */
+async function classify(
+  server: TestServer,
+  model: string,
+  user = 'someone',
+): Promise<{ status: number; version: string | null }> {
+  const { status, headers } = await server.post(
+    `/models/${model}`,
+    { inputs: 'I love it' },
+    { 'x-user-id': user },
+  );
+  return { status, version: headers.get('x-hubserve-version') };
+}
+
+/** A call to the management API: status and JSON body. */
+async function manage(
+  server: TestServer,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  assert.ok(server.management, 'the management API listens');
+  const response = await fetch(`${server.management.url}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Sends requests from `workers` loops until `stop` resolves; every answer's status and version. */
+async function underLoad(
+  server: TestServer,
+  model: string,
+  stop: Promise<unknown>,
+  workers = 4,
+): Promise<{ status: number; version: string | null }[]> {
+  const answers: { status: number; version: string | null }[] = [];
+  let done = false;
+  void stop.then(() => (done = true));
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (let i = 0; !done; i++) answers.push(await classify(server, model, `user-${w}-${i}`));
+    }),
+  );
+  return answers;
+}
+
+const tally = (versions: (string | null)[]): Record<string, number> =>
+  versions.reduce<Record<string, number>>((n, v) => ({ ...n, [String(v)]: (n[String(v)] ?? 0) + 1 }), {});
+
+describe('versions', () => {
+  it('share traffic by weight, keep each user on one version, and answer name@version', async () => {
+    const server = await serve([
+      tiny('sentiment', 'hubserve-test/tiny-sentiment', { version: '1', weight: 70 }),
+      tiny('sentiment', 'hubserve-test/tiny-sentiment', { version: '2', weight: 30 }),
+    ]);
+    after(() => server.close());
+
+    const users = Array.from({ length: 400 }, (_, i) => `user-${i}`);
+    const first = await Promise.all(users.map((u) => classify(server, 'sentiment', u)));
+    assert.ok(
+      first.every((a) => a.status === 200),
+      'every request answered',
+    );
+    const share = (tally(first.map((a) => a.version))['2'] ?? 0) / users.length;
+    assert.ok(Math.abs(share - 0.3) < 0.07, `version 2 got ${share} of 400 users, weight 30%`);
+
+    const again = await Promise.all(users.slice(0, 100).map((u) => classify(server, 'sentiment', u)));
+    assert.deepEqual(
+      again.map((a) => a.version),
+      first.slice(0, 100).map((a) => a.version),
+      'a user sees the same version every time',
+    );
+
+    for (const version of ['1', '2']) {
+      const pinned = await Promise.all(
+        users.slice(0, 20).map((u) => classify(server, `sentiment@${version}`, u)),
+      );
+      assert.ok(
+        pinned.every((a) => a.status === 200 && a.version === version),
+        `sentiment@${version}`,
+      );
+    }
+    const missing = await server.post('/models/sentiment@3', { inputs: 'I love it' });
+    assert.equal(missing.status, 404, 'an unknown version is not found');
+    assert.match((missing.body as { error: { message: string } }).error.message, /no version "3"/);
+
+    const listed = (await (await fetch(`${server.url}/models/sentiment@2`)).json()) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(listed.version, '2');
+    assert.deepEqual(listed.routing, { default_version: '2', versions: ['1', '2'], split: { 1: 70, 2: 30 } });
+  });
+
+  it('move all traffic with the routing call, and back', async () => {
+    const server = await serve([
+      tiny('sentiment', 'hubserve-test/tiny-sentiment', { version: '1', default: true }),
+      tiny('sentiment', 'hubserve-test/tiny-sentiment', { version: '2' }),
+    ]);
+    after(() => server.close());
+    const versions = async () =>
+      tally(
+        (await Promise.all(Array.from({ length: 40 }, (_, i) => classify(server, 'sentiment', `u${i}`)))).map(
+          (a) => a.version,
+        ),
+      );
+    assert.deepEqual(await versions(), { 1: 40 }, 'the default takes everything');
+
+    const canary = await manage(server, 'PUT', '/models/sentiment/routing', { split: { 1: 50, 2: 50 } });
+    assert.equal(canary.status, 200, JSON.stringify(canary.body));
+    const split = await versions();
+    assert.ok(
+      (split['1'] ?? 0) > 5 && (split['2'] ?? 0) > 5,
+      `both versions serve: ${JSON.stringify(split)}`,
+    );
+
+    const moved = await manage(server, 'PUT', '/models/sentiment/routing', {
+      default_version: '2',
+      split: null,
+    });
+    assert.deepEqual(moved.body, { default_version: '2', versions: ['1', '2'] });
+    assert.deepEqual(await versions(), { 2: 40 });
+
+    const wrong = await manage(server, 'PUT', '/models/sentiment/routing', { split: { 7: 1 } });
+    assert.equal(wrong.status, 400, 'a split over an unknown version is refused');
+    assert.equal((wrong.body.error as { code: string }).code, 'invalid_request');
+  });
+});
+
+describe('the management API', () => {
+  it('hot-swaps a model under continuous load without failing a request', async () => {
+    const server = await serve([tiny('swap', 'hubserve-test/tiny-sentiment', { version: '1' })]);
+    after(() => server.close());
+    let swapped: () => void = () => undefined;
+    const load = underLoad(server, 'swap', new Promise<void>((resolve) => (swapped = resolve)));
+
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const added = await manage(server, 'POST', '/models', { name: 'swap', version: '2', source: SENTIMENT });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    assert.equal(added.body.state, 'ready', 'registered versions are loaded and warm when the call returns');
+    assert.equal((await manage(server, 'PUT', '/models/swap/routing', { default_version: '2' })).status, 200);
+    const removed = await manage(server, 'DELETE', '/models/swap/versions/1');
+    assert.deepEqual(removed.body, { removed: ['1'] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    swapped();
+    const answers = await load;
+
+    assert.ok(answers.length > 50, `a continuous load: ${answers.length} requests`);
+    const failed = answers.filter((a) => a.status !== 200);
+    assert.equal(
+      failed.length,
+      0,
+      `${failed.length} of ${answers.length} failed: ${JSON.stringify(failed.slice(0, 3))}`,
+    );
+    const seen = tally(answers.map((a) => a.version));
+    assert.ok(
+      (seen['1'] ?? 0) > 0 && (seen['2'] ?? 0) > 0,
+      `both versions answered: ${JSON.stringify(seen)}`,
+    );
+    const described = await manage(server, 'GET', '/models/swap');
+    assert.deepEqual((described.body.routing as { versions: string[] }).versions, ['2'], 'version 1 is gone');
+    assert.equal((await classify(server, 'swap@1')).status, 404);
+  });
+
+  it('scales a version and changes its batching while it serves, failing nothing', async () => {
+    const server = await serve([tiny('scaled', 'hubserve-test/tiny-sentiment')]);
+    after(() => server.close());
+    let scaled: () => void = () => undefined;
+    const load = underLoad(server, 'scaled', new Promise<void>((resolve) => (scaled = resolve)));
+    const change = await manage(server, 'PATCH', '/models/scaled/versions/1', {
+      instances: 2,
+      batching: { max_batch_size: 4 },
+    });
+    scaled();
+    const answers = await load;
+    assert.equal(change.status, 200, JSON.stringify(change.body));
+    assert.equal(change.body.instances, 2);
+    assert.equal((change.body.queue as { workers: number }).workers, 2, 'two workers run');
+    assert.deepEqual(
+      tally(answers.map((a) => String(a.status))),
+      { 200: answers.length },
+      'no request failed',
+    );
+
+    const refused = await manage(server, 'PATCH', '/models/scaled/versions/1', { source: '/elsewhere' });
+    assert.equal(refused.status, 400, 'what a version is cannot change, only how it runs');
+  });
+
+  it('refuses a version that cannot load, and keeps nothing of it', async () => {
+    const server = await serve([tiny('kept', 'hubserve-test/tiny-sentiment')]);
+    after(() => server.close());
+    const bad = await manage(server, 'POST', '/models', { name: 'broken', source: '/no/such/model' });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.match((bad.body.error as { message: string }).message, /broken@1" failed to load/);
+    const listed = await manage(server, 'GET', '/models');
+    assert.deepEqual(
+      (listed.body.models as { name: string }[]).map((m) => m.name),
+      ['kept'],
+    );
+    const twice = await manage(server, 'POST', '/models', { name: 'kept', source: SENTIMENT });
+    assert.equal(twice.status, 400, 'a version that exists is not registered again');
+    const doc = (await (await fetch(`${server.management?.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    for (const path of [
+      '/models',
+      '/models/{name}',
+      '/models/{name}/versions/{version}',
+      '/models/{name}/routing',
+    ])
+      assert.ok(doc.paths[path], `${path} documented`);
+  });
+
+  it('needs an admin key when the server has keys, and is never exposed without one', async () => {
+    const admin = newKey().key;
+    const user = newKey().key;
+    const server = await serve([tiny('guarded', 'hubserve-test/tiny-sentiment')], {
+      config: {
+        api_keys: [
+          { name: 'ops', hash: hashKey(admin), scopes: ['admin'] },
+          { name: 'app', hash: hashKey(user), scopes: ['infer'] },
+        ],
+      },
+    });
+    after(() => server.close());
+    assert.equal((await manage(server, 'GET', '/models')).status, 401, 'no key');
+    assert.equal(
+      (await manage(server, 'GET', '/models', undefined, { authorization: `Bearer ${user}` })).status,
+      403,
+    );
+    assert.equal(
+      (await manage(server, 'GET', '/models', undefined, { authorization: `Bearer ${admin}` })).status,
+      200,
+    );
+
+    const exposed = startServer(
+      { ...DEFAULTS, port: 0, log_level: 'silent', insecure: true, management: { host: '0.0.0.0', port: 0 } },
+      hubSettingsFromEnv({}),
+      'test',
+    );
+    await assert.rejects(exposed, /management API on 0\.0\.0\.0 without an admin API key/);
+  });
+});
