@@ -33,6 +33,15 @@ program
   .option('--host <host>', 'interface to listen on (env HUBSERVE_HOST; default 127.0.0.1)')
   .option('-p, --port <port>', 'port (env HUBSERVE_PORT; default 8080)', (v) => Number(v))
   .option('--offline', 'use the Hugging Face cache only (also HF_HUB_OFFLINE=1)')
+  .option(
+    '--model-repository <dir>',
+    'serve the <name>/<version>/ folders of a model repository, picked up while serving (env HUBSERVE_MODEL_REPOSITORY_PATH)',
+  )
+  .option(
+    '--management-port <port>',
+    'management API port (env HUBSERVE_MANAGEMENT_PORT; default 8081)',
+    (v) => Number(v),
+  )
   .option('--insecure', 'listen beyond loopback without API keys (env HUBSERVE_INSECURE)')
   .option(
     '--shutdown-timeout-s <seconds>',
@@ -55,11 +64,14 @@ program
         insecure: flags.insecure,
         shutdown_timeout_s: flags.shutdownTimeoutS,
         log_level: flags.logLevel,
+        model_repository:
+          flags.modelRepository === undefined ? undefined : { path: String(flags.modelRepository) },
+        management: flags.managementPort === undefined ? undefined : { port: flags.managementPort },
       }) as Partial<Config>,
     });
-    if (config.models.length === 0) {
+    if (config.models.length === 0 && !config.model_repository && !config.tenants?.length) {
       throw new Error(
-        'no models to serve: name some (hubserve serve org/name) or give a config file (--config)',
+        'no models to serve: name some (hubserve serve org/name), give a config file (--config) or a model repository (--model-repository)',
       );
     }
     const hub = { ...hubSettingsFromEnv(), ...(config.offline ? { offline: true } : {}) };

@@ -8,6 +8,7 @@ import { isLoopback } from '../http/auth.ts';
 import { buildManagementApp } from '../http/management.ts';
 import { type HubSettings, progressReporter } from '../hub/index.ts';
 import { Registry } from '../registry/registry.ts';
+import { ModelRepository } from '../registry/repository.ts';
 
 export interface Server {
   app: FastifyInstance;
@@ -57,7 +58,12 @@ export async function buildServer(
   config: Config,
   hub: HubSettings,
   version: string,
-): Promise<{ app: FastifyInstance; registry: Registry; keyring: Keyring | undefined }> {
+): Promise<{
+  app: FastifyInstance;
+  registry: Registry;
+  keyring: Keyring | undefined;
+  repository: ModelRepository | undefined;
+}> {
   const registry = new Registry({
     hub,
     onProgress: progressReporter(),
@@ -85,6 +91,9 @@ export async function buildServer(
       registry.addTenants(config.tenants ?? []),
     ])
   ).flat();
+  const repository =
+    config.model_repository && new ModelRepository(config.model_repository.path, registry, app.log);
+  await repository?.start(config.model_repository?.poll_s ?? 5);
   for (const model of loaded) {
     if (model.state === 'ready') {
       app.log.info({ model: model.label, task: model.task, ...model.info }, `model ${model.label} ready`);
@@ -92,16 +101,17 @@ export async function buildServer(
       app.log.error({ model: model.label, error: model.error }, `model ${model.label} failed to load`);
     }
   }
-  return { app, registry, keyring };
+  return { app, registry, keyring, repository: repository || undefined };
 }
 
 /** Starts the server: models load before the port opens, so traffic finds them warm. */
 export async function startServer(config: Config, hub: HubSettings, version: string): Promise<Server> {
   checkExposure(config);
-  const { app, registry, keyring } = await buildServer(config, hub, version);
+  const { app, registry, keyring, repository } = await buildServer(config, hub, version);
   const url = await app.listen({ host: config.host, port: config.port });
   const management = await startManagement(config, registry, keyring, version);
   const close = async (): Promise<void> => {
+    repository?.stop();
     await management?.app.close();
     await app.close();
     await registry.dispose();
@@ -120,6 +130,7 @@ export async function startServer(config: Config, hub: HubSettings, version: str
     const later = setTimeout(() => app.server.closeAllConnections(), deadline + 5_000);
     // Keep-alive connections go idle as their requests finish; close them then, not at their timeout.
     const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    repository?.stop();
     try {
       await management?.app.close();
       await app.close(); // stops accepting; waits for requests in flight

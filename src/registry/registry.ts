@@ -1,5 +1,5 @@
-// The served models: each version's lifecycle (unloaded, resolving, loading, warming, ready, failed,
-// unloading), loaded at start or on its first request (concurrent first requests share one load),
+// The served models: each version's lifecycle (unloaded, resolving, downloading, loading, warming,
+// ready, failed, unloading), loaded at start or on its first request (concurrent first requests share one load),
 // kept within a memory budget by unloading the least recently used idle models, and the one place
 // requests reach a model: by name (routed to a version, see routing.ts) or by a version's key. Versions
 // are added, reconfigured and removed while serving without failing a request. A model that fails
@@ -41,6 +41,7 @@ export type { Viewer } from './routing.ts';
 export const MODEL_STATES = [
   'unloaded',
   'resolving',
+  'downloading',
   'loading',
   'warming',
   'ready',
@@ -137,7 +138,7 @@ const ROOM_POLL_MS = 50;
 /** How long a removed or replaced version may take to finish its requests before it is stopped. */
 const RETIRE_WAIT_MS = 60_000;
 
-const LOADED: readonly ModelState[] = ['resolving', 'loading', 'warming', 'ready'];
+const LOADED: readonly ModelState[] = ['resolving', 'downloading', 'loading', 'warming', 'ready'];
 
 export class Registry {
   /** Every deployed version, by key. */
@@ -173,14 +174,23 @@ export class Registry {
     if (this.entries.has(key)) {
       throw new ServeError('invalid_config', `model "${name}" already has a version ${version}`);
     }
-    const route = this.routeOf(name, tenant) ?? { name, tenant, versions: new Set<string>() };
+    const route = this.routeOf(name, tenant) ?? {
+      name,
+      tenant,
+      versions: new Set<string>(),
+      held: new Set<string>(),
+    };
     this.routes.set(routeKey(name, tenant), route);
     this.entries.set(key, entry);
     this.retired.delete(key);
     route.versions.add(version);
     if (model.default) route.defaultVersion = version;
     if (model.weight !== undefined) route.split = { ...route.split, [version]: model.weight };
-    if (entry.view.load === 'eager') await this.load(entry);
+    if (entry.view.load === 'eager') {
+      route.held.add(version);
+      await this.load(entry);
+      if (entry.view.state === 'ready') route.held.delete(version);
+    }
     return entry.view;
   }
 
@@ -293,6 +303,8 @@ export class Registry {
     if (this.entries.get(key) !== old) throw new ServeError('model_not_found', `version ${key} was removed`);
     next.pins = old.pins;
     this.entries.set(key, next);
+    if (next.view.state === 'ready')
+      this.routeOf(next.view.name, next.view.tenant)?.held.delete(next.view.version);
     await this.retire(old);
     return next.view;
   }
@@ -580,7 +592,10 @@ export class Registry {
       const resolved = await resolveModel(model.source, {
         dtype: view.dtype,
         settings: this.options.hub,
-        onProgress: this.options.onProgress,
+        onProgress: (event) => {
+          if (event.type === 'start') view.state = 'downloading';
+          this.options.onProgress?.(event);
+        },
         localRoots: this.options.localRoots,
       });
       Object.assign(view, { revision: resolved.revision, commit: resolved.commit });

@@ -47,15 +47,27 @@ export interface Route {
   /** Whose model it is; absent: shared. */
   tenant?: string | undefined;
   versions: Set<string>;
+  /**
+   * Versions still loading, or that failed to: requests reach them by name@version only, so a new
+   * latest version takes traffic once it is warm, and never if it cannot load.
+   */
+  held: Set<string>;
   /** Explicit default; absent: the latest version. */
   defaultVersion?: string | undefined;
   /** Relative weights of the versions requests without a version go to; absent: all to the default. */
   split?: Record<string, number> | undefined;
 }
 
+/** The versions requests without a version may go to: those not held (all, while every one is). */
+function servable(route: Route): string[] {
+  const warm = [...route.versions].filter((v) => !route.held.has(v));
+  return warm.length ? warm : [...route.versions];
+}
+
 export function defaultOf(route: Route): string {
-  if (route.defaultVersion && route.versions.has(route.defaultVersion)) return route.defaultVersion;
-  const latest = [...route.versions].sort(byRelease).at(-1);
+  const versions = servable(route);
+  if (route.defaultVersion && versions.includes(route.defaultVersion)) return route.defaultVersion;
+  const latest = versions.sort(byRelease).at(-1);
   if (latest === undefined) throw new ServeError('model_not_found', `model "${route.name}" has no version`);
   return latest;
 }
@@ -70,7 +82,8 @@ function bucket(user: string, model: string): number {
  * growing a canary's weight only moves users onto it, never between the others.
  */
 export function pickVersion(route: Route, user: string | undefined): string {
-  const weighted = Object.entries(route.split ?? {}).filter(([v, w]) => w > 0 && route.versions.has(v));
+  const versions = servable(route);
+  const weighted = Object.entries(route.split ?? {}).filter(([v, w]) => w > 0 && versions.includes(v));
   if (weighted.length === 0) return defaultOf(route);
   weighted.sort(([a], [b]) => byRelease(a, b));
   const total = weighted.reduce((sum, [, w]) => sum + w, 0);
