@@ -66,7 +66,11 @@ describe('a model repository', () => {
       [0, 1, 2].map(async () => {
         while (!done) {
           const answer = await classify('sentiment');
-          answers.push({ status: answer.status, version: answer.headers.get('x-hubserve-version'), body: answer.body });
+          answers.push({
+            status: answer.status,
+            version: answer.headers.get('x-hubserve-version'),
+            body: answer.body,
+          });
         }
       }),
     );
@@ -83,7 +87,11 @@ describe('a model repository', () => {
       await load;
     }
     const failed = answers.filter((a) => a.status !== 200);
-    assert.equal(failed.length, 0, `${failed.length} of ${answers.length} failed during the swap: ${JSON.stringify(failed.slice(0, 2))}`);
+    assert.equal(
+      failed.length,
+      0,
+      `${failed.length} of ${answers.length} failed during the swap: ${JSON.stringify(failed.slice(0, 2))}`,
+    );
     assert.ok(
       answers.some((a) => a.version === '1'),
       'version 1 served before',
