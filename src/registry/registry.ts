@@ -294,7 +294,7 @@ export class Registry {
     const old = this.entry(key);
     const next = this.newEntry({ ...old.config, ...change }, old.view.tenant);
     next.view.loads = old.view.loads;
-    if (old.view.state === 'ready' || old.loading) {
+    if (next.view.load === 'eager' || old.view.state === 'ready' || old.loading) {
       await this.load(next);
       if (next.view.state !== 'ready') {
         throw new ServeError('model_load_failed', next.view.error?.message ?? 'the new copy did not load');
