@@ -22,8 +22,38 @@ export interface ConfigSources {
 
 const envName = (path: string[]): string => `HUBSERVE_${path.join('_').toUpperCase()}`;
 
+/**
+ * A list from one variable, so that a Secret or an .env line can carry it: a YAML (or JSON)
+ * sequence, `HUBSERVE_API_KEYS='[{name: app, hash: "sha256:...", scopes: [infer]}]'`, or items
+ * separated by commas, `HUBSERVE_CORS_ORIGINS=https://a.example,https://b.example`.
+ */
+function listFromEnv(name: string, raw: string): unknown[] {
+  if (!/^\s*[[-]/.test(raw))
+    return raw
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  let value: unknown;
+  try {
+    value = parseYaml(raw);
+  } catch (error) {
+    throw new ServeError('invalid_config', `${name} is not valid YAML: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(value)) throw new ServeError('invalid_config', `${name} must be a YAML list`);
+  return value;
+}
+
+/** The schema's list-valued keys other than models (whose variable adds to the file's models). */
+const LIST_KEYS = Object.entries(ConfigSchema.properties)
+  .filter(([key, schema]) => key !== 'models' && (schema as { type?: string }).type === 'array')
+  .map(([key]) => key);
+
 function fromEnv(env: NodeJS.ProcessEnv): Partial<Config> {
   const out: Record<string, unknown> = {};
+  for (const key of LIST_KEYS) {
+    const name = envName([key]);
+    if (env[name]) out[key] = listFromEnv(name, env[name]);
+  }
   for (const { path, schema } of scalarKeys()) {
     const raw = env[envName(path)];
     if (raw === undefined || raw === '') continue;
@@ -97,6 +127,24 @@ export function validateConfig(candidate: unknown): Config {
   });
 }
 
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Later layers win key by key, into nested objects too: HUBSERVE_MEMORY_MAX_LOADED_MODELS changes
+ * that one key of the file's `memory`, not the whole of it. Lists are replaced, not concatenated.
+ */
+function mergeLayers(...layers: object[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      const previous = out[key];
+      out[key] = isPlainObject(previous) && isPlainObject(value) ? mergeLayers(previous, value) : value;
+    }
+  }
+  return out;
+}
+
 export function loadConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? process.env;
   const file =
@@ -113,10 +161,10 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       );
     }
   }
-  const merged = { ...DEFAULTS, ...fromFile, ...fromEnv(env), ...sources.flags };
-  const envModels = env.HUBSERVE_MODELS?.split(',').filter(Boolean) ?? [];
+  const merged = mergeLayers(DEFAULTS, fromFile, fromEnv(env), sources.flags ?? {}) as Partial<Config>;
+  const envModels = env.HUBSERVE_MODELS ? listFromEnv('HUBSERVE_MODELS', env.HUBSERVE_MODELS) : [];
   const argumentModels = [
-    ...envModels.map(modelFromArgument),
+    ...envModels.map((m) => (typeof m === 'string' ? modelFromArgument(m) : (m as ModelConfigEntry))),
     ...(sources.models ?? []).map((m) => ({ ...modelFromArgument(m), ...sources.modelDefaults })),
   ];
   merged.models = [...(merged.models ?? []), ...argumentModels];
