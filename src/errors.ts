@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'model_not_found', // no served model by that name
   'task_not_supported', // the model cannot do what was asked
   'session_not_found', // expired, deleted, or another tenant's
+  'model_exists', // registering a version that is already there
   // callers
   'unauthorized', // no API key, or not one of ours
   'forbidden', // a key without the scope the route needs

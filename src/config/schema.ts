@@ -7,6 +7,7 @@ import { DTYPES } from '../hub/index.ts';
 import { NAME_PATTERN, VERSION_PATTERN } from '../registry/routing.ts';
 import { TASK_NAMES } from '../tasks/types.ts';
 
+export const TENANT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$';
 const SIZE_PATTERN = '^(\\d+(?:\\.\\d+)?)\\s*(B|KB|MB|GB|KiB|MiB|GiB)?$';
 
 export const ModelSchema = Type.Object(
@@ -138,7 +139,9 @@ export const ApiKeySchema = Type.Object(
       minItems: 1,
       description: 'infer (run models), metrics (read /metrics), admin (all).',
     }),
-    tenant: Type.Optional(Type.String({ minLength: 1, description: 'Whom it acts for (default its name).' })),
+    tenant: Type.Optional(
+      Type.String({ pattern: TENANT_PATTERN, description: 'Whom it acts for (default its name).' }),
+    ),
     rate_limit: Type.Optional(RateLimitSchema),
     daily_quota: Type.Optional(Type.Integer({ minimum: 1, description: 'Requests per UTC day.' })),
   },
@@ -147,7 +150,10 @@ export const ApiKeySchema = Type.Object(
 
 export const TenantSchema = Type.Object(
   {
-    id: Type.String({ minLength: 1, description: 'The tenant, as API keys name it (api_keys[].tenant).' }),
+    id: Type.String({
+      pattern: TENANT_PATTERN,
+      description: 'The tenant, as API keys name it (api_keys[].tenant).',
+    }),
     models: Type.Optional(
       Type.Array(ModelSchema, {
         description:

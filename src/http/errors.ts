@@ -17,6 +17,7 @@ export const STATUS: Record<ErrorCode, number> = {
   model_not_found: 404,
   task_not_supported: 400,
   session_not_found: 404,
+  model_exists: 409,
   unauthorized: 401,
   forbidden: 403,
   rate_limited: 429,

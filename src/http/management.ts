@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type, { type Static } from 'typebox';
 import type { Keyring } from '../auth/keys.ts';
-import { ModelSchema } from '../config/schema.ts';
+import { ModelSchema, TENANT_PATTERN } from '../config/schema.ts';
 import { ServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import { baseApp, registerDocs } from './app.ts';
@@ -25,7 +25,10 @@ const Registration = Type.Object(
   {
     ...ModelSchema.properties,
     tenant: Type.Optional(
-      Type.String({ minLength: 1, description: "Make it this tenant's own model (only it reaches it)." }),
+      Type.String({
+        pattern: TENANT_PATTERN,
+        description: "Make it this tenant's own model (only it reaches it).",
+      }),
     ),
   },
   {
@@ -131,8 +134,9 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
         summary: 'Register a model version',
         description:
           'Loads and warms it (unless `load: on_demand`), then answers 201; requests reach it from then on ' +
-          '(by `name@version`, and by name when it is the default or in the split). A version that fails ' +
-          'to load is not kept: the answer says why.',
+          'by `name@version`, and by name once it is warm and the default (explicit, or the latest) or in ' +
+          'the split. A version that fails to load is not kept: 400 says why. 409 `model_exists` when ' +
+          'the version is registered already.',
         tags,
         body: Registration,
         response: { 201: { $ref: 'Model#' }, ...errorResponses },
@@ -140,7 +144,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
     },
     async (request, reply) => {
       const { tenant, ...model } = request.body as Static<typeof Registration>;
-      const added = await registry.add(model, tenant);
+      const added = await registry.add(model, tenant, 'runtime');
       if (added.state === 'failed') {
         await registry.remove(added.key);
         throw new ServeError(

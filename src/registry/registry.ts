@@ -98,7 +98,14 @@ interface Entry {
   lastUsed: number;
   /** Sessions holding it loaded. */
   pins: number;
+  /**
+   * From the configuration (readiness waits for it), or added while serving (management API, model
+   * repository), whose failure must not take the server out of its load balancer.
+   */
+  origin: Origin;
 }
+
+export type Origin = 'config' | 'runtime';
 
 /** A tenant's own models (private behind their names) and, if listed, the shared ones it may use. */
 export interface TenantModels {
@@ -151,6 +158,10 @@ export class Registry {
   private readonly allowed = new Map<string, Set<string>>();
   /** Holds on models: a session's model stays loaded while it lives. */
   readonly sessions = new Sessions(this);
+  /** Reconfigurations in progress, by key: one at a time per version. */
+  private readonly reconfiguring = new Map<string, Promise<void>>();
+  /** Copies stopping after a removal or a reconfiguration: still resident, so still in the budget. */
+  private readonly retiring = new Set<Entry>();
   private draining = false;
   private closed: ServeError | undefined;
   /** Loads one at a time under a budget: room is made for each, and its memory measured alone. */
@@ -168,11 +179,11 @@ export class Registry {
    * Registers a model version (a tenant's own when `tenant` is given) and, unless it loads on demand,
    * loads and warms it; a failure leaves it failed. Requests reach it once it is registered.
    */
-  async add(model: ModelConfigEntry, tenant?: string): Promise<ServedModel> {
-    const entry = this.newEntry(model, tenant);
+  async add(model: ModelConfigEntry, tenant?: string, origin: Origin = 'config'): Promise<ServedModel> {
+    const entry = this.newEntry(model, tenant, origin);
     const { key, name, version } = entry.view;
     if (this.entries.has(key)) {
-      throw new ServeError('invalid_config', `model "${name}" already has a version ${version}`);
+      throw new ServeError('model_exists', `model "${name}" already has a version ${version}`);
     }
     const route = this.routeOf(name, tenant) ?? {
       name,
@@ -184,13 +195,15 @@ export class Registry {
     this.entries.set(key, entry);
     this.retired.delete(key);
     route.versions.add(version);
-    if (model.default) route.defaultVersion = version;
-    if (model.weight !== undefined) route.split = { ...route.split, [version]: model.weight };
+    // A version loaded now takes traffic (as the default, or by weight) once it is warm.
     if (entry.view.load === 'eager') {
       route.held.add(version);
       await this.load(entry);
-      if (entry.view.state === 'ready') route.held.delete(version);
+      if (entry.view.state !== 'ready' || this.entries.get(key) !== entry) return entry.view;
+      route.held.delete(version);
     }
+    if (model.default) route.defaultVersion = version;
+    if (model.weight !== undefined) route.split = { ...route.split, [version]: model.weight };
     return entry.view;
   }
 
@@ -274,33 +287,62 @@ export class Registry {
    * the default version instead), those it has finish, then its workers stop.
    */
   async remove(key: string): Promise<void> {
-    const entry = this.entry(key);
+    const entry = this.own(key);
     const { name, version, tenant } = entry.view;
     const route = this.routeOf(name, tenant);
     this.entries.delete(key);
-    route?.versions.delete(version);
-    if (route?.split)
-      route.split = Object.fromEntries(Object.entries(route.split).filter(([v]) => v !== version));
-    if (route && route.versions.size === 0) this.routes.delete(routeKey(name, tenant));
-    else this.retired.set(key, routeKey(name, tenant));
+    this.sessions.endFor(key);
+    if (route) {
+      route.versions.delete(version);
+      route.held.delete(version);
+      if (route.split) {
+        route.split = Object.fromEntries(Object.entries(route.split).filter(([v]) => v !== version));
+      }
+      if (route.versions.size === 0) this.routes.delete(routeKey(name, tenant));
+      else this.retired.set(key, routeKey(name, tenant));
+    }
     await this.retire(entry);
   }
 
   /**
-   * Changes how a version runs (instances, batching, threads, ...): a new copy loads and warms beside
-   * it, takes its key, and the old one finishes its requests and stops. No request fails meanwhile.
+   * Changes how a version runs (instances, batching, threads, ...; with `replace`, the whole entry): a
+   * new copy loads and warms beside it, takes its key, and the old one finishes its requests and
+   * stops. No request fails meanwhile. Changes to one version are applied one after another.
    */
-  async reconfigure(key: string, change: Partial<ModelConfigEntry>): Promise<ServedModel> {
-    const old = this.entry(key);
-    const next = this.newEntry({ ...old.config, ...change }, old.view.tenant);
+  reconfigure(key: string, change: Partial<ModelConfigEntry>, replace = false): Promise<ServedModel> {
+    const turn = (this.reconfiguring.get(key) ?? Promise.resolve()).then(() =>
+      this.reconfigureNow(key, change, replace),
+    );
+    const settled = turn
+      .catch(() => undefined)
+      .then(() => {
+        if (this.reconfiguring.get(key) === settled) this.reconfiguring.delete(key);
+      });
+    this.reconfiguring.set(key, settled);
+    return turn;
+  }
+
+  private async reconfigureNow(
+    key: string,
+    change: Partial<ModelConfigEntry>,
+    replace: boolean,
+  ): Promise<ServedModel> {
+    const old = this.own(key);
+    const config = replace ? ({ ...change } as ModelConfigEntry) : { ...old.config, ...change };
+    const next = this.newEntry(config, old.view.tenant, old.origin);
     next.view.loads = old.view.loads;
     if (next.view.load === 'eager' || old.view.state === 'ready' || old.loading) {
-      await this.load(next);
-      if (next.view.state !== 'ready') {
-        throw new ServeError('model_load_failed', next.view.error?.message ?? 'the new copy did not load');
+      // The running copy serves until the new one is warm: the budget must not unload it meanwhile.
+      old.pins++;
+      await this.load(next).finally(() => old.pins--);
+      const failed = next.view.state !== 'ready';
+      if (failed || this.entries.get(key) !== old) {
+        await this.unload(next);
+        throw failed
+          ? new ServeError('model_load_failed', next.view.error?.message ?? 'the new copy did not load')
+          : new ServeError('model_not_found', `version ${next.view.name}@${next.view.version} was removed`);
       }
     }
-    if (this.entries.get(key) !== old) throw new ServeError('model_not_found', `version ${key} was removed`);
     next.pins = old.pins;
     this.entries.set(key, next);
     if (next.view.state === 'ready')
@@ -321,7 +363,7 @@ export class Registry {
 
   /** The memory budget and what uses it. */
   get budget(): Budget {
-    const loaded = [...this.entries.values()].filter((e) => LOADED.includes(e.view.state));
+    const loaded = this.resident();
     return {
       maxLoadedModels: this.options.memory?.max_loaded_models,
       maxBytes: this.options.memory?.max_bytes,
@@ -330,9 +372,21 @@ export class Registry {
     };
   }
 
-  /** A version by its key. */
+  /** A version by its key (a removed version's key: its model's default version). */
   get(key: string): ServedModel {
     return this.entry(key).view;
+  }
+
+  /** The version of exactly this key, if it is registered. */
+  find(key: string): ServedModel | undefined {
+    return this.entries.get(key)?.view;
+  }
+
+  /** The entry of exactly this key (removal and reconfiguration never act on another version). */
+  private own(key: string): Entry {
+    const entry = this.entries.get(key);
+    if (!entry) throw new ServeError('model_not_found', `no version ${key.replace(/^[^:]*:/, '')} is served`);
+    return entry;
   }
 
   private routeOf(name: string, tenant?: string): Route | undefined {
@@ -344,7 +398,7 @@ export class Registry {
     return !allowed || allowed.has(name);
   }
 
-  private newEntry(model: ModelConfigEntry, tenant: string | undefined): Entry {
+  private newEntry(model: ModelConfigEntry, tenant: string | undefined, origin: Origin): Entry {
     const version = model.version ?? FIRST_VERSION;
     const key = versionKey(model.name, version, tenant);
     const view: ServedModel = {
@@ -362,7 +416,7 @@ export class Registry {
       device: model.device ?? 'cpu',
       instances: model.instances ?? 1,
     };
-    return { config: model, view, definitions: [], inFlight: 0, lastUsed: 0, pins: 0 };
+    return { config: model, view, definitions: [], inFlight: 0, lastUsed: 0, pins: 0, origin };
   }
 
   /**
@@ -375,9 +429,8 @@ export class Registry {
     const forwarded = this.retired.get(key);
     const route = forwarded === undefined ? undefined : this.routes.get(forwarded);
     if (route) return this.entry(versionKey(route.name, defaultOf(route), route.tenant));
-    throw new ServeError('model_not_found', `no model named "${key}" is served`, {
-      models: [...new Set(this.list({}).map((m) => m.name))],
-    });
+    // The key without its tenant: a caller only ever holds keys of what it may see.
+    throw new ServeError('model_not_found', `no model named "${key.replace(/^[^:]*:/, '')}" is served`);
   }
 
   /** A model that can take requests now (else model_not_ready, 503, with its state and reason). */
@@ -417,7 +470,7 @@ export class Registry {
    * draining (models loaded on demand need not be loaded to be ready for).
    */
   get allReady(): boolean {
-    const eager = [...this.entries.values()].filter((e) => e.view.load === 'eager');
+    const eager = [...this.entries.values()].filter((e) => e.view.load === 'eager' && e.origin === 'config');
     const serving = (e: Entry): boolean => e.view.state === 'ready' && (e.runner?.workers ?? 0) > 0;
     return !this.draining && this.entries.size > 0 && eager.every(serving);
   }
@@ -524,14 +577,19 @@ export class Registry {
   private async makeRoom(entry: Entry): Promise<void> {
     const deadline = performance.now() + (this.options.memory?.load_wait_s ?? DEFAULT_LOAD_WAIT_S) * 1000;
     for (;;) {
-      const loaded = [...this.entries.values()].filter((e) => e !== entry && LOADED.includes(e.view.state));
+      const loaded = this.resident().filter((e) => e !== entry);
       const victim = pickVictim(
         this.options.memory ?? {},
         loaded.map((e) => ({
           id: e.view.key,
           bytes: e.view.residentBytes ?? 0,
           lastUsed: e.lastUsed,
-          evictable: e.view.state === 'ready' && e.inFlight === 0 && e.pins === 0 && !e.loading,
+          evictable:
+            e.view.state === 'ready' &&
+            e.inFlight === 0 &&
+            e.pins === 0 &&
+            !e.loading &&
+            !this.retiring.has(e),
         })),
         entry.view.residentBytes ?? 0,
       );
@@ -568,11 +626,21 @@ export class Registry {
 
   /** Waits for the requests a version has to finish (within shutdown's patience), then stops it. */
   private async retire(entry: Entry): Promise<void> {
+    this.retiring.add(entry);
     const deadline = performance.now() + RETIRE_WAIT_MS;
-    while ((entry.inFlight > 0 || entry.loading) && performance.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, ROOM_POLL_MS));
+    try {
+      while ((entry.inFlight > 0 || entry.loading) && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, ROOM_POLL_MS));
+      }
+      await this.unload(entry);
+    } finally {
+      this.retiring.delete(entry);
     }
-    await this.unload(entry);
+  }
+
+  /** Every copy holding memory: the registered versions loaded or loading, and those stopping. */
+  private resident(): Entry[] {
+    return [...this.entries.values(), ...this.retiring].filter((e) => LOADED.includes(e.view.state));
   }
 
   private unloadIdle(idleMs: number): void {

@@ -73,11 +73,21 @@ interface Found {
   fingerprint: string;
 }
 
+/** What one look at the folder saw. */
+interface Scan {
+  /** Every version holding a model, by key. */
+  found: Map<string, Found>;
+  /** Models whose folder could not be read this time (a config.yaml half written): left as they are. */
+  unreadable: Set<string>;
+}
+
 export class ModelRepository {
-  /** What this repository registered, by key, with the fingerprint it was loaded from. */
-  private readonly served = new Map<string, string>();
+  /** Keys this repository registered: it removes only those. */
+  private readonly owned = new Set<string>();
+  /** The fingerprint each version was last loaded (or tried) from: a failure is not retried until it changes. */
+  private readonly tried = new Map<string, string>();
   /** What the previous look saw: a version is taken once two looks in a row agree. */
-  private previous = new Map<string, Found>();
+  private previous: Scan = { found: new Map(), unreadable: new Set() };
   private timer: NodeJS.Timeout | undefined;
   private syncing: Promise<void> = Promise.resolve();
 
@@ -90,7 +100,7 @@ export class ModelRepository {
   /** Serves what the folder holds now (no waiting for files to settle at start), then looks again every `pollS`. */
   async start(pollS: number): Promise<void> {
     this.previous = this.scan();
-    await this.sync(this.previous, new Map());
+    await this.sync(this.previous, () => true);
     this.timer = setInterval(() => void this.look(), pollS * 1000).unref();
   }
 
@@ -98,17 +108,14 @@ export class ModelRepository {
     clearInterval(this.timer);
   }
 
-  /** One look: versions whose files are as they were at the previous look are synced. */
+  /** One look: versions whose files are as they were at the previous look may be loaded. */
   look(): Promise<void> {
     this.syncing = this.syncing
       .then(async () => {
+        const before = this.previous.found;
         const now = this.scan();
-        const settled = new Map(
-          [...now].filter(([key, found]) => this.previous.get(key)?.fingerprint === found.fingerprint),
-        );
-        const changing = new Map([...now].filter(([key]) => !settled.has(key)));
         this.previous = now;
-        await this.sync(settled, changing);
+        await this.sync(now, (key) => before.get(key)?.fingerprint === now.found.get(key)?.fingerprint);
       })
       .catch((error: unknown) =>
         this.log.warn({ err: error }, 'repository: a look failed; next look goes on'),
@@ -117,39 +124,54 @@ export class ModelRepository {
   }
 
   /**
-   * Serves what the policies choose among the `settled` versions: registers what is new, reloads what
-   * changed, and only then removes what is no longer chosen, so a new latest version is warm before
-   * the one it replaces stops. Versions whose files are `changing` are left as they are for now.
+   * Loads the versions each model's policy chooses whose files have settled (new ones registered,
+   * changed ones reloaded beside the running copy), then removes versions no longer chosen, but only
+   * once every chosen version of their model serves: a new latest version is warm before the one it
+   * replaces stops, and one that cannot load leaves the old one serving.
    */
-  private async sync(settled: Map<string, Found>, changing: Map<string, Found>): Promise<void> {
-    const wanted = choose(settled);
+  private async sync(scan: Scan, settled: (key: string) => boolean): Promise<void> {
+    const chosen = choose(scan.found);
     const loads: Promise<void>[] = [];
-    for (const [key, found] of wanted) {
-      const before = this.served.get(key);
-      if (before === found.fingerprint) continue;
-      this.served.set(key, found.fingerprint);
-      loads.push(before === undefined ? this.add(key, found) : this.reload(key, found));
+    for (const versions of chosen.values()) {
+      for (const [key, found] of versions) {
+        if (!settled(key) || this.tried.get(key) === found.fingerprint) continue;
+        this.tried.set(key, found.fingerprint);
+        loads.push(this.owned.has(key) ? this.reload(key, found) : this.add(key, found));
+      }
     }
     await Promise.all(loads);
-    const gone = [...this.served.keys()].filter((key) => !wanted.has(key) && !changing.has(key));
-    for (const key of gone) this.served.delete(key);
+    const gone = [...this.owned].filter((key) => {
+      const name = key.slice(0, key.lastIndexOf('@'));
+      if (scan.unreadable.has(name)) return false;
+      const versions = chosen.get(name) ?? [];
+      if (versions.some(([k]) => k === key)) return false;
+      return versions.every(([k]) => this.serves(k));
+    });
     await Promise.all(gone.map((key) => this.remove(key)));
+  }
+
+  /** Whether the version takes requests: warm, or loading on its first request. */
+  private serves(key: string): boolean {
+    const model = this.registry.find(key);
+    return model?.state === 'ready' || (model?.load === 'on_demand' && model.state !== 'failed');
   }
 
   private async add(key: string, { entry }: Found): Promise<void> {
     try {
-      const model = await this.registry.add(entry);
+      const model = await this.registry.add(entry, undefined, 'runtime');
+      this.owned.add(key);
       if (model.state === 'failed')
         this.log.warn({ model: key, error: model.error }, `repository: ${key} failed to load`);
       else this.log.info({ model: key, state: model.state }, `repository: serving ${key}`);
     } catch (error) {
-      this.log.warn({ model: key, err: error }, `repository: ${key} not served`);
+      // Registered already (the configuration or the management API has it): theirs, not ours.
+      this.log.warn({ model: key, err: error }, `repository: ${key} not served from the repository`);
     }
   }
 
   private async reload(key: string, { entry }: Found): Promise<void> {
     try {
-      await this.registry.reconfigure(key, entry);
+      await this.registry.reconfigure(key, entry, true);
       this.log.info({ model: key }, `repository: reloaded ${key}`);
     } catch (error) {
       this.log.warn(
@@ -160,33 +182,36 @@ export class ModelRepository {
   }
 
   private async remove(key: string): Promise<void> {
+    this.owned.delete(key);
+    this.tried.delete(key);
     try {
       await this.registry.remove(key);
       this.log.info({ model: key }, `repository: ${key} removed`);
     } catch (error) {
-      this.log.warn({ model: key, err: error }, `repository: ${key} could not be removed`);
+      this.log.warn({ model: key, err: error }, `repository: ${key} was removed already`);
     }
   }
 
-  /** Every version the folder holds that its model's policy serves, by key. */
-  private scan(): Map<string, Found> {
-    const found = new Map<string, Found>();
+  /** Every version the folder holds, by key. */
+  private scan(): Scan {
+    const scan: Scan = { found: new Map(), unreadable: new Set() };
     for (const name of subfolders(this.root)) {
       if (!NAME.test(name)) continue;
       try {
-        this.scanModel(name, found);
+        if (!this.scanModel(name, scan.found)) scan.unreadable.add(name);
       } catch (error) {
-        this.log.warn({ model: name, err: error }, `repository: ${name} could not be read; it is skipped`);
+        scan.unreadable.add(name);
+        this.log.warn({ model: name, err: error }, `repository: ${name} could not be read; left as it is`);
       }
     }
-    return found;
+    return scan;
   }
 
-  /** Every version of `<name>/`, into `found`. */
-  private scanModel(name: string, found: Map<string, Found>): void {
+  /** Every version of `<name>/`, into `found`; false when its config.yaml cannot be read. */
+  private scanModel(name: string, found: Map<string, Found>): boolean {
     const folder = join(this.root, name);
     const model = this.readModel(folder, name);
-    if (!model) return;
+    if (!model) return false;
     const { version_policy: policy, ...runs } = model;
     for (const version of subfolders(folder)) {
       const path = join(folder, version);
@@ -195,6 +220,7 @@ export class ModelRepository {
       const fingerprint = `${JSON.stringify(entry)}\n${filesFingerprint(path)}`;
       found.set(versionKey(name, version), { entry, policy, fingerprint });
     }
+    return true;
   }
 
   private readModel(folder: string, name: string): RepositoryModel | undefined {
@@ -212,22 +238,25 @@ export class ModelRepository {
   }
 }
 
-/** The versions each model's policy serves: the latest one by default (Triton's default too). */
-function choose(found: Map<string, Found>): Map<string, Found> {
+/** The versions each model's policy serves, by model: the latest one by default (Triton's default too). */
+function choose(found: Map<string, Found>): Map<string, [string, Found][]> {
   const byModel = new Map<string, [string, Found][]>();
   for (const item of found)
     byModel.set(item[1].entry.name, [...(byModel.get(item[1].entry.name) ?? []), item]);
-  const chosen = [...byModel.values()].flatMap((versions) => {
+  const chosen = new Map<string, [string, Found][]>();
+  for (const [name, versions] of byModel) {
     const ordered = versions.sort(([, a], [, b]) => byRelease(a.entry.version ?? '', b.entry.version ?? ''));
     const policy = ordered[0]?.[1].policy;
-    if (policy && 'all' in policy) return ordered;
-    if (policy && 'specific' in policy) {
+    if (policy && 'all' in policy) chosen.set(name, ordered);
+    else if (policy && 'specific' in policy) {
       const wanted = new Set(policy.specific.versions.map(String));
-      return ordered.filter(([, f]) => wanted.has(f.entry.version ?? ''));
-    }
-    return ordered.slice(-(policy?.latest.num_versions ?? 1));
-  });
-  return new Map(chosen);
+      chosen.set(
+        name,
+        ordered.filter(([, f]) => wanted.has(f.entry.version ?? '')),
+      );
+    } else chosen.set(name, ordered.slice(-(policy?.latest.num_versions ?? 1)));
+  }
+  return chosen;
 }
 
 const subfolders = (folder: string): string[] => {

@@ -79,7 +79,7 @@ function bucket(user: string, model: string): number {
 
 /**
  * The version a request without one goes to. The split's versions are laid out in release order, so
- * growing a canary's weight only moves users onto it, never between the others.
+ * growing the weight of the newest (a canary) only moves users onto it, never between the others.
  */
 export function pickVersion(route: Route, user: string | undefined): string {
   const versions = servable(route);

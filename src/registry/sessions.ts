@@ -56,6 +56,11 @@ export class Sessions {
     this.end(id);
   }
 
+  /** Ends the sessions on a model version that goes away: their holders get session_not_found. */
+  endFor(model: string): void {
+    for (const [id, held] of this.live) if (held.session.model === model) this.end(id);
+  }
+
   /** Ends every session (shutdown). */
   clear(): void {
     for (const id of [...this.live.keys()]) this.end(id);

@@ -16,10 +16,36 @@ const NER = testModelPath('hubserve-test/tiny-ner');
 const root = mkdtempSync(join(tmpdir(), 'hubserve-repository-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
-const put = (path: string, text: string): void => {
-  mkdirSync(join(root, path, '..'), { recursive: true });
-  writeFileSync(join(root, path), text);
+/** Writes a file of a repository folder (`root` unless another is given). */
+const put = (path: string, text: string, folder = root): void => {
+  mkdirSync(join(folder, path, '..'), { recursive: true });
+  writeFileSync(join(folder, path), text);
 };
+
+/** Classifies with `model` from `workers` loops until `stop`; every answer's status and version. */
+async function underLoad(
+  classify: () => Promise<{ status: number; headers: Headers }>,
+  stop: () => Promise<unknown>,
+  workers = 3,
+): Promise<{ status: number; version: string | null }[]> {
+  const answers: { status: number; version: string | null }[] = [];
+  let done = false;
+  const loops = Promise.all(
+    Array.from({ length: workers }, async () => {
+      while (!done) {
+        const answer = await classify();
+        answers.push({ status: answer.status, version: answer.headers.get('x-hubserve-version') });
+      }
+    }),
+  );
+  try {
+    await stop();
+  } finally {
+    done = true;
+    await loops;
+  }
+  return answers;
+}
 
 /** Waits (a bounded while) for `check` to hold. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -60,32 +86,21 @@ describe('a model repository', () => {
     assert.equal((await classify('multi@1')).status, 200);
 
     // A new version dropped in while requests flow: it takes over once warm, the old one goes.
-    const answers: { status: number; version: string | null; body: unknown }[] = [];
-    let done = false;
-    const load = Promise.all(
-      [0, 1, 2].map(async () => {
-        while (!done) {
-          const answer = await classify('sentiment');
-          answers.push({
-            status: answer.status,
-            version: answer.headers.get('x-hubserve-version'),
-            body: answer.body,
-          });
-        }
-      }),
+    const answers = await underLoad(
+      () => classify('sentiment'),
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        cpSync(SENTIMENT, join(root, 'sentiment', '2'), { recursive: true });
+        await eventually(
+          'version 2 answers',
+          async () => (await classify('sentiment')).headers.get('x-hubserve-version') === '2',
+        );
+        await eventually(
+          'version 1 is gone',
+          async () => (await versionsOf(server, 'sentiment')).join() === '2',
+        );
+      },
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    cpSync(SENTIMENT, join(root, 'sentiment', '2'), { recursive: true });
-    try {
-      await eventually('version 2 answers', async () => answers.at(-1)?.version === '2');
-      await eventually(
-        'version 1 is gone',
-        async () => (await versionsOf(server, 'sentiment')).join() === '2',
-      );
-    } finally {
-      done = true;
-      await load;
-    }
     const failed = answers.filter((a) => a.status !== 200);
     assert.equal(
       failed.length,
@@ -100,5 +115,70 @@ describe('a model repository', () => {
     rmSync(join(root, 'pointer'), { recursive: true });
     await eventually('a removed model is gone', async () => (await classify('pointer')).status === 404);
     assert.equal((await classify('sentiment')).status, 200, 'the others still serve');
+  });
+});
+
+describe('a model repository, when things go wrong', () => {
+  it('keeps the serving version when a new one cannot load, a config is half written, or a folder is replaced', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'hubserve-repository-'));
+    after(() => rmSync(repo, { recursive: true, force: true }));
+    const write = (path: string, text: string): void => put(path, text, repo);
+    cpSync(SENTIMENT, join(repo, 'steady', '1'), { recursive: true });
+    write('steady/config.yaml', 'instances: 2\n');
+    cpSync(SENTIMENT, join(repo, 'moved', '1'), { recursive: true });
+    const server = await serve([], { config: { model_repository: { path: repo, poll_s: 0.2 } } });
+    after(() => server.close());
+    const classify = (model: string) => server.post(`/models/${model}`, { inputs: 'I love it' });
+    const instances = async () =>
+      (
+        (await (await fetch(`${server.management?.url}/models/steady`)).json()) as {
+          versions: { instances: number }[];
+        }
+      ).versions[0]?.instances;
+    assert.equal(await instances(), 2);
+
+    // A config.yaml caught half written leaves the model as it is; once whole, a removed field is gone.
+    write('steady/config.yaml', 'instances: [oops\n');
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal((await classify('steady')).status, 200, 'still serving while its config.yaml is broken');
+    write('steady/config.yaml', 'batching: { max_batch_size: 4 }\n');
+    await eventually('the config without instances applies', async () => (await instances()) === 1);
+
+    // A new latest version that cannot load: the old one keeps serving, and the server stays ready.
+    write('steady/2/config.json', '{"not": "a model"}');
+    await eventually('version 2 was tried', async () => {
+      const { models } = (await (await fetch(`${server.management?.url}/models`)).json()) as {
+        models: { name: string; version: string; state: string }[];
+      };
+      return models.some((m) => m.name === 'steady' && m.version === '2' && m.state === 'failed');
+    });
+    const still = await classify('steady');
+    assert.equal(still.status, 200);
+    assert.equal(still.headers.get('x-hubserve-version'), '1', 'the failed latest takes no traffic');
+    assert.equal(
+      (await fetch(`${server.url}/ready`)).status,
+      200,
+      'a failed repository version is no reason to be unready',
+    );
+
+    // A version folder replaced by the next one within one look: never a moment without a model.
+    const replaced = await underLoad(
+      () => classify('moved'),
+      async () => {
+        rmSync(join(repo, 'moved', '1'), { recursive: true });
+        cpSync(SENTIMENT, join(repo, 'moved', '2'), { recursive: true });
+        await eventually(
+          'version 2 serves',
+          async () => (await classify('moved')).headers.get('x-hubserve-version') === '2',
+        );
+      },
+      1,
+    );
+    const statuses = replaced.map((a) => a.status);
+    assert.deepEqual(
+      [...new Set(statuses)],
+      [200],
+      `every request answered during the replacement (${statuses.length})`,
+    );
   });
 });

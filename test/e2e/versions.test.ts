@@ -216,7 +216,7 @@ describe('the management API', () => {
       ['kept'],
     );
     const twice = await manage(server, 'POST', '/models', { name: 'kept', source: SENTIMENT });
-    assert.equal(twice.status, 400, 'a version that exists is not registered again');
+    assert.equal(twice.status, 409, 'a version that exists is not registered again');
     const doc = (await (await fetch(`${server.management?.url}/openapi.json`)).json()) as {
       paths: Record<string, unknown>;
     };
@@ -227,6 +227,52 @@ describe('the management API', () => {
       '/models/{name}/routing',
     ])
       assert.ok(doc.paths[path], `${path} documented`);
+  });
+
+  it('keeps routing and sessions honest when versions fail or go away', async () => {
+    const server = await serve([
+      tiny('kept', 'hubserve-test/tiny-sentiment', { version: '1', default: true }),
+      tiny('kept', 'hubserve-test/tiny-sentiment', { version: '2' }),
+    ]);
+    after(() => server.close());
+    const bad = await manage(server, 'POST', '/models', {
+      name: 'kept',
+      version: '3',
+      source: '/no/such/model',
+      default: true,
+    });
+    assert.equal(bad.status, 400);
+    const routing = await manage(server, 'GET', '/models/kept');
+    assert.equal(
+      (routing.body.routing as { default_version: string }).default_version,
+      '1',
+      'a version that failed to load does not become the default',
+    );
+
+    const created = await server.post('/sessions', { model: 'kept@2' });
+    const session = (created.body as { id: string }).id;
+    assert.equal((created.body as { version: string }).version, '2');
+    const held = await server.post('/models/kept', { inputs: 'I love it' }, { 'x-session-id': session });
+    assert.equal(held.headers.get('x-hubserve-version'), '2', 'a session keeps its version');
+    assert.deepEqual((await manage(server, 'DELETE', '/models/kept/versions/2')).body, { removed: ['2'] });
+    const ended = await server.post('/models/kept', { inputs: 'I love it' }, { 'x-session-id': session });
+    assert.equal(ended.status, 404, 'a session on a removed version ends');
+    assert.equal((ended.body as { error: { code: string } }).error.code, 'session_not_found');
+
+    const both = await Promise.all([
+      manage(server, 'PATCH', '/models/kept/versions/1', { instances: 2 }),
+      manage(server, 'PATCH', '/models/kept/versions/1', { instances: 1 }),
+    ]);
+    assert.deepEqual(
+      both.map((r) => r.status),
+      [200, 200],
+      'changes to one version apply one after the other',
+    );
+    const [last] = (await manage(server, 'GET', '/models/kept')).body.versions as {
+      instances: number;
+      queue: { workers: number };
+    }[];
+    assert.deepEqual([last?.instances, last?.queue.workers], [1, 1], 'the last change stands');
   });
 
   it('needs an admin key when the server has keys, and is never exposed without one', async () => {
