@@ -138,6 +138,11 @@ export class Scheduler {
   private queuedInputs = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Requests submitted in one tick are seen together: the pump runs once they all are queued. */
+  private soon: NodeJS.Immediate | undefined;
+  /** When the last request arrived, and how long after the one before it. */
+  private lastArrival = -Infinity;
+  private arrivalGap = Infinity;
   private batches = 0;
   private batchedInputs = 0;
   /** Jobs on a worker now. */
@@ -211,6 +216,8 @@ export class Scheduler {
           job.cancel.abort();
         }, this.settings.timeout_ms),
       };
+      this.arrivalGap = job.enqueued - this.lastArrival;
+      this.lastArrival = job.enqueued;
       this.queue.push(job);
       this.queuedInputs += list.length;
       const left = (): void => {
@@ -219,7 +226,10 @@ export class Scheduler {
       };
       signal?.addEventListener('abort', left, { once: true });
       job.detach = () => signal?.removeEventListener('abort', left);
-      this.pump();
+      this.soon ??= setImmediate(() => {
+        this.soon = undefined;
+        this.pump();
+      });
     });
   }
 
@@ -275,10 +285,13 @@ export class Scheduler {
   private pump(): void {
     while (this.running < this.slots() && this.queue.length > 0) {
       const oldest = this.queue[0] as Job;
-      // A free worker waits a moment for company, unless the batch is already full.
+      // A free worker waits a moment for company, unless the batch is already full, or no company is
+      // coming: requests arriving further apart than the wait (one client at a time) would only be
+      // delayed by it.
       const waited = performance.now() - oldest.enqueued;
       const fillable = oldest.key !== undefined && this.queuedInputs < this.settings.max_batch_size;
-      if (fillable && waited < this.settings.max_delay_ms) {
+      const companyComing = this.arrivalGap < this.settings.max_delay_ms;
+      if (fillable && companyComing && waited < this.settings.max_delay_ms) {
         this.timer ??= setTimeout(() => {
           this.timer = undefined;
           this.pump();

@@ -153,9 +153,24 @@ describe('Scheduler', () => {
     assert.deepEqual(batches, ['a', ['b']]);
   });
 
+  it('does not hold a lone request for company when requests come further apart than max_delay_ms', async () => {
+    const { scheduler, batches } = model(1, 5, { max_delay_ms: 1000 });
+    for (const input of ['a', 'b']) {
+      const started = performance.now();
+      await scheduler.submit(wrapped, input, {});
+      const ms = performance.now() - started;
+      assert.ok(ms < 500, `${input} answered in ${ms.toFixed(0)} ms: not held for the 1000 ms max_delay_ms`);
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // the next comes later than the wait
+    }
+    const burst = await Promise.all(['c', 'd', 'e'].map((i) => scheduler.submit(wrapped, i, {})));
+    assert.equal(burst.length, 3);
+    assert.deepEqual(batches, [['a'], ['b'], ['c', 'd', 'e']], 'a burst is still batched');
+  });
+
   it('refuses work beyond max_queue with overloaded (503)', async () => {
     const { scheduler } = model(1, 50, { max_queue: 3, max_delay_ms: 0 });
-    const first = scheduler.submit(wrapped, 'a', {}); // dispatched at once
+    const first = scheduler.submit(wrapped, 'a', {});
+    await new Promise(setImmediate); // dispatched once the tick's submissions are in
     const queued = [scheduler.submit(wrapped, 'b', {}), scheduler.submit(wrapped, ['c', 'd'], {})];
     await assert.rejects(
       scheduler.submit(wrapped, 'e', {}),
