@@ -30,7 +30,10 @@ export interface BenchReport {
   served: SweepResult;
   devices: DeviceOutcome[];
   soak: SoakResult;
+  /** The churn with MALLOC_ARENA_MAX=2 (what docs/deploy.md advises for many models)... */
   churn: ChurnResult;
+  /** ...and side by side, with glibc's default malloc arenas. */
+  churnDefaultArenas: ChurnResult;
   targets: Target[];
 }
 
@@ -289,7 +292,7 @@ ${soakTable(r.soak)}
 
 ## Churn: a model per user
 
-\`bench/churn.ts\`: ${r.churn.users} per-user models (copies of the generated sentiment model) served with \`load: on_demand\` under \`memory.max_loaded_models: ${r.churn.maxLoaded}\`; ${r.churn.requests} requests at concurrency ${r.churn.concurrency}, each from a user drawn at random (Zipf: a few users are most active, as in real traffic). A request is cold when its user's model was not loaded as it was sent.
+\`bench/churn.ts\`: ${r.churn.users} per-user models (copies of the generated sentiment model) served with \`load: on_demand\` under \`memory.max_loaded_models: ${r.churn.maxLoaded}\`; ${r.churn.requests} requests at concurrency ${r.churn.concurrency}, each from a user drawn at random (Zipf: a few users are most active, as in real traffic). A request is cold when its user's model was not loaded as it was sent. The server runs with \`MALLOC_ARENA_MAX=2\`, as docs/deploy.md advises for many models: each model's worker thread gets a glibc malloc arena of its own, which glibc keeps after the thread ends, so memory freed by unloaded models lingers. The same churn with the default arenas ran first in this run, for comparison: peak ${fixed(r.churnDefaultArenas.peakMiB)} MiB against ${fixed(r.churn.peakMiB)} MiB (bound ${fixed(r.churnDefaultArenas.baselineMiB + r.churnDefaultArenas.maxLoaded * r.churnDefaultArenas.modelMiB)} MiB for that run), cold p50 ${fixed(r.churnDefaultArenas.coldMs.p50)} ms, warm p50 ${fixed(r.churnDefaultArenas.warmMs.p50)} ms, ${r.churnDefaultArenas.failed} failed.
 
 ${markdownTable(
   ['', 'requests', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],

@@ -201,23 +201,39 @@ async function main(): Promise<void> {
   });
   log(`soak: ${soak.growthKiBPer1000.toFixed(1)} KiB per 1,000 requests after warm-up`);
 
-  const churn = await phase('churn', otherCpu, async () => {
-    const port = await freePort();
-    const config = churnConfig(
-      testModelPath('hubserve-test/tiny-sentiment'),
-      join(DEFAULT_MODELS_DIR, 'churn'),
-      plan.churn,
-    );
-    log(`churn: ${plan.churn.users} per-user models, ${plan.churn.maxLoaded} loaded at most, port ${port}`);
-    const server = await startChildServer({
-      name: 'hubserve',
-      args: hubserveArgs(port, ['--config', config]),
-      port,
-      readyPath: '/ready',
+  // The churn twice, side by side: with glibc's default malloc arenas (one per thread that ever
+  // allocated, kept after the thread ends) and with MALLOC_ARENA_MAX=2, which docs/deploy.md advises
+  // for many models, whose worker threads come and go.
+  const churnWith = (name: string, env: Record<string, string>) =>
+    phase(name, otherCpu, async () => {
+      const port = await freePort();
+      const config = churnConfig(
+        testModelPath('hubserve-test/tiny-sentiment'),
+        join(DEFAULT_MODELS_DIR, 'churn'),
+        plan.churn,
+      );
+      log(
+        `churn: ${plan.churn.users} per-user models, ${plan.churn.maxLoaded} loaded at most, port ${port}, env ${JSON.stringify(env)}`,
+      );
+      const server = await startChildServer({
+        name: 'hubserve',
+        args: hubserveArgs(port, ['--config', config]),
+        port,
+        readyPath: '/ready',
+        env,
+      });
+      return runChurn(`http://127.0.0.1:${port}`, plan.churn, log).finally(() => server.stop());
     });
-    return runChurn(`http://127.0.0.1:${port}`, plan.churn, log).finally(() => server.stop());
-  });
-  log(`churn: ${churn.failed} failed, ${churn.evictions} evictions, cold p50 ${churn.coldMs.p50} ms`);
+  const churnDefaultArenas = await churnWith('churn (default arenas)', {});
+  const churn = await churnWith('churn', { MALLOC_ARENA_MAX: '2' });
+  for (const [what, result] of [
+    ['default arenas', churnDefaultArenas],
+    ['MALLOC_ARENA_MAX=2', churn],
+  ] as const) {
+    log(
+      `churn (${what}): ${result.failed} failed, ${result.evictions} evictions, cold p50 ${result.coldMs.p50} ms, peak ${result.peakMiB.toFixed(0)} MiB`,
+    );
+  }
 
   let devices: DeviceOutcome[] = [];
   if (plan.devices.length) {
@@ -260,6 +276,7 @@ async function main(): Promise<void> {
     devices,
     soak,
     churn,
+    churnDefaultArenas,
     targets: targets(limit, naive, served, soak, churn),
   };
 

@@ -79,12 +79,19 @@ export interface StartOptions {
   readyPath: string;
   isReady?: (status: number, body: string) => boolean;
   timeoutMs?: number;
+  /** Environment variables added to this process's. */
+  env?: Record<string, string>;
 }
 
 /** Starts `node ...args` and resolves once GET readyPath satisfies isReady (default: status 200). */
 export async function startChildServer(options: StartOptions): Promise<ChildServer> {
   const url = `http://127.0.0.1:${options.port}`;
-  const child = trackChild(spawn(process.execPath, options.args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = trackChild(
+    spawn(process.execPath, options.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
+    }),
+  );
   // The last 64 KiB of its output, to say why it did not start.
   let output = '';
   const keep = (chunk: Buffer): void => {
