@@ -217,10 +217,20 @@ function renderSummary() {
   $('live-summary').textContent = parts.join(' · ');
 }
 
+/**
+ * The models as the page names them: `name@version` where a name has several versions, so that each
+ * version is a row of its own and runs as itself (the API takes the same name).
+ */
+function versionNamed(models) {
+  const versions = new Map();
+  for (const m of models) versions.set(m.name, (versions.get(m.name) ?? 0) + 1);
+  return models.map((m) => (versions.get(m.name) > 1 ? { ...m, name: `${m.name}@${m.version}` } : m));
+}
+
 async function loadModels() {
   try {
     const { models } = await getJson('/models', { signal: AbortSignal.timeout(10000) });
-    state.models = models;
+    state.models = versionNamed(models);
     $('models-error').hidden = true;
   } catch (error) {
     replace($('models-error'), errorNode(error));

@@ -177,6 +177,8 @@ describe('the playground in Chromium', { skip, timeout: 180_000 }, () => {
       tiny('gpt2', 'hubserve-test/tiny-gpt2'),
       tiny('qa', 'hubserve-test/tiny-qa'),
       tiny('embeddings', 'hubserve-test/tiny-embeddings'),
+      tiny('canary', 'hubserve-test/tiny-sentiment', { version: '1' }),
+      tiny('canary', 'hubserve-test/tiny-sentiment', { version: '2' }),
       { name: 'broken', source: fileURLToPath(new URL('./no-such-model/', import.meta.url)) },
     ]);
     metricsServed = (await fetch(`${server.url}/metrics`)).status === 200;
@@ -192,7 +194,11 @@ describe('the playground in Chromium', { skip, timeout: 180_000 }, () => {
     const response = await page.goto(`${server.url}/`);
     assert.equal(response?.status(), 200, 'GET / answers the page');
     assert.match(response?.headers()['content-security-policy'] ?? '', /default-src 'self'/, 'a strict CSP');
-    const { models } = (await (await fetch(`${server.url}/models`)).json()) as { models: ServedModel[] };
+    const { models: listed } = (await (await fetch(`${server.url}/models`)).json()) as {
+      models: (ServedModel & { version: string })[];
+    };
+    // A name with several versions is shown, and run, as name@version: a row per version.
+    const models = listed.map((m) => (m.name === 'canary' ? { ...m, name: `${m.name}@${m.version}` } : m));
     await page.waitForSelector(`#models-body tr[data-model="broken"]`);
     for (const model of models) {
       const row = page.locator(`#models-body tr[data-model="${model.name}"]`);
