@@ -11,7 +11,7 @@ import type { Registry } from '../registry/registry.ts';
 import { baseApp, registerDocs } from './app.ts';
 import { registerAuth } from './auth.ts';
 import { errorResponses } from './errors.ts';
-import { Model, modelView } from './models.ts';
+import { Model, modelView, Routing } from './models.ts';
 import { strictValidatorCompiler } from './validation.ts';
 
 export interface ManagementOptions {
@@ -56,19 +56,10 @@ const RoutingChange = Type.Object(
   { additionalProperties: false, minProperties: 1, examples: [{ split: { '1': 90, '2': 10 } }] },
 );
 
-const Routing = Type.Object(
-  {
-    default_version: Type.String(),
-    versions: Type.Array(Type.String()),
-    split: Type.Optional(Type.Record(Type.String(), Type.Number())),
-  },
-  { $id: 'Routing' },
-);
-
 const Description = Type.Object({
   name: Type.String(),
   tenant: Type.Optional(Type.String()),
-  routing: Type.Unsafe({ $ref: 'Routing#' }),
+  routing: Routing,
   versions: Type.Array(Type.Unsafe({ $ref: 'Model#' })),
 });
 
@@ -94,7 +85,6 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
   // Strict: an unknown field is refused by name, not silently dropped (an admin's typo must not pass).
   app.setValidatorCompiler(strictValidatorCompiler);
   app.addSchema(Model);
-  app.addSchema(Routing);
   const tags = ['management'];
   const describe = ({ name, tenant }: Target): Static<typeof Description> => {
     const routing = registry.routing(name, tenant);
@@ -245,7 +235,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
           tags,
           querystring: TenantQuery,
           body: RoutingChange,
-          response: { 200: { $ref: 'Routing#' }, ...errorResponses },
+          response: { 200: Routing, ...errorResponses },
         },
       },
       async (request) => {

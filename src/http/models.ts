@@ -15,6 +15,20 @@ const Memory = Type.Object(
   { description: 'The memory budget and its use.' },
 );
 
+/** How a model's traffic is shared between its versions (GET /models, the management API). */
+export const Routing = Type.Object(
+  {
+    default_version: Type.String({ description: 'Where requests without a version go.' }),
+    versions: Type.Array(Type.String()),
+    split: Type.Optional(
+      Type.Record(Type.String(), Type.Number(), {
+        description: 'Relative weights, sticky per user (X-User-Id, else the API key).',
+      }),
+    ),
+  },
+  { description: "How the name's traffic is shared between its versions." },
+);
+
 export const Model = Type.Object(
   {
     name: Type.String(),
@@ -22,18 +36,7 @@ export const Model = Type.Object(
     tenant: Type.Optional(
       Type.String({ description: 'The tenant whose own model it is (only it sees it).' }),
     ),
-    routing: Type.Object(
-      {
-        default_version: Type.String({ description: 'Where requests without a version go.' }),
-        versions: Type.Array(Type.String()),
-        split: Type.Optional(
-          Type.Record(Type.String(), Type.Number(), {
-            description: 'Relative weights, sticky per user (X-User-Id, else the API key).',
-          }),
-        ),
-      },
-      { description: "How the name's traffic is shared between its versions." },
-    ),
+    routing: Routing,
     source: Type.String(),
     state: Type.Enum(MODEL_STATES, {
       description: 'unloaded models load on their next request; failed ones say why in error.',

@@ -20,10 +20,11 @@ export interface ModelRef {
   version?: string | undefined;
 }
 
-export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$';
-export const VERSION_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
-const REF =
-  /^([A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)?)(?:@([A-Za-z0-9][A-Za-z0-9._-]{0,63}))?$/;
+const NAME = '[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?';
+const VERSION = '[A-Za-z0-9][A-Za-z0-9._-]{0,63}';
+export const NAME_PATTERN = `^${NAME}$`;
+export const VERSION_PATTERN = `^${VERSION}$`;
+const REF = new RegExp(`^(${NAME})(?:@(${VERSION}))?$`);
 
 /** The version of a model configured without one. */
 export const FIRST_VERSION = '1';
