@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { testModelPath } from '../../tools/testmodels/index.ts';
-import { serve, type TestServer } from '../support/server.ts';
+import { serve, type TestServer, underLoad } from '../support/server.ts';
 
 const SENTIMENT = testModelPath('hubserve-test/tiny-sentiment');
 const NER = testModelPath('hubserve-test/tiny-ner');
@@ -21,31 +21,6 @@ const put = (path: string, text: string, folder = root): void => {
   mkdirSync(join(folder, path, '..'), { recursive: true });
   writeFileSync(join(folder, path), text);
 };
-
-/** Classifies with `model` from `workers` loops until `stop`; every answer's status and version. */
-async function underLoad(
-  classify: () => Promise<{ status: number; headers: Headers }>,
-  stop: () => Promise<unknown>,
-  workers = 3,
-): Promise<{ status: number; version: string | null }[]> {
-  const answers: { status: number; version: string | null }[] = [];
-  let done = false;
-  const loops = Promise.all(
-    Array.from({ length: workers }, async () => {
-      while (!done) {
-        const answer = await classify();
-        answers.push({ status: answer.status, version: answer.headers.get('x-hubserve-version') });
-      }
-    }),
-  );
-  try {
-    await stop();
-  } finally {
-    done = true;
-    await loops;
-  }
-  return answers;
-}
 
 /** Waits (a bounded while) for `check` to hold. */
 async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {

@@ -9,7 +9,7 @@ import { startServer } from '../../src/cli/serve.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { hubSettingsFromEnv } from '../../src/hub/index.ts';
 import { testModelPath } from '../../tools/testmodels/index.ts';
-import { serve, type TestServer, tiny } from '../support/server.ts';
+import { serve, type TestServer, tiny, underLoad } from '../support/server.ts';
 
 const SENTIMENT = testModelPath('hubserve-test/tiny-sentiment');
 
@@ -44,23 +44,14 @@ async function manage(
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-/** Sends requests from `workers` loops until `stop` resolves; every answer's status and version. */
-async function underLoad(
-  server: TestServer,
-  model: string,
-  stop: Promise<unknown>,
-  workers = 4,
-): Promise<{ status: number; version: string | null }[]> {
-  const answers: { status: number; version: string | null }[] = [];
-  let done = false;
-  void stop.then(() => (done = true));
-  await Promise.all(
-    Array.from({ length: workers }, async (_, w) => {
-      for (let i = 0; !done; i++) answers.push(await classify(server, model, `user-${w}-${i}`));
-    }),
+/** Classifies with `model` as a new user each time, while `during` runs. */
+const loadOn = (server: TestServer, model: string, during: () => Promise<unknown>) =>
+  underLoad(
+    (worker, i) =>
+      server.post(`/models/${model}`, { inputs: 'I love it' }, { 'x-user-id': `user-${worker}-${i}` }),
+    during,
+    4,
   );
-  return answers;
-}
 
 const tally = (versions: (string | null)[]): Record<string, number> =>
   versions.reduce<Record<string, number>>((n, v) => ({ ...n, [String(v)]: (n[String(v)] ?? 0) + 1 }), {});
@@ -149,19 +140,27 @@ describe('the management API', () => {
   it('hot-swaps a model under continuous load without failing a request', async () => {
     const server = await serve([tiny('swap', 'hubserve-test/tiny-sentiment', { version: '1' })]);
     after(() => server.close());
-    let swapped: () => void = () => undefined;
-    const load = underLoad(server, 'swap', new Promise<void>((resolve) => (swapped = resolve)));
-
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const added = await manage(server, 'POST', '/models', { name: 'swap', version: '2', source: SENTIMENT });
-    assert.equal(added.status, 201, JSON.stringify(added.body));
-    assert.equal(added.body.state, 'ready', 'registered versions are loaded and warm when the call returns');
-    assert.equal((await manage(server, 'PUT', '/models/swap/routing', { default_version: '2' })).status, 200);
-    const removed = await manage(server, 'DELETE', '/models/swap/versions/1');
-    assert.deepEqual(removed.body, { removed: ['1'] });
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    swapped();
-    const answers = await load;
+    const answers = await loadOn(server, 'swap', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const added = await manage(server, 'POST', '/models', {
+        name: 'swap',
+        version: '2',
+        source: SENTIMENT,
+      });
+      assert.equal(added.status, 201, JSON.stringify(added.body));
+      assert.equal(
+        added.body.state,
+        'ready',
+        'registered versions are loaded and warm when the call returns',
+      );
+      assert.equal(
+        (await manage(server, 'PUT', '/models/swap/routing', { default_version: '2' })).status,
+        200,
+      );
+      const removed = await manage(server, 'DELETE', '/models/swap/versions/1');
+      assert.deepEqual(removed.body, { removed: ['1'] });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    });
 
     assert.ok(answers.length > 50, `a continuous load: ${answers.length} requests`);
     const failed = answers.filter((a) => a.status !== 200);
@@ -183,14 +182,14 @@ describe('the management API', () => {
   it('scales a version and changes its batching while it serves, failing nothing', async () => {
     const server = await serve([tiny('scaled', 'hubserve-test/tiny-sentiment')]);
     after(() => server.close());
-    let scaled: () => void = () => undefined;
-    const load = underLoad(server, 'scaled', new Promise<void>((resolve) => (scaled = resolve)));
-    const change = await manage(server, 'PATCH', '/models/scaled/versions/1', {
-      instances: 2,
-      batching: { max_batch_size: 4 },
+    let change: Awaited<ReturnType<typeof manage>> | undefined;
+    const answers = await loadOn(server, 'scaled', async () => {
+      change = await manage(server, 'PATCH', '/models/scaled/versions/1', {
+        instances: 2,
+        batching: { max_batch_size: 4 },
+      });
     });
-    scaled();
-    const answers = await load;
+    assert.ok(change, 'the PATCH answered');
     assert.equal(change.status, 200, JSON.stringify(change.body));
     assert.equal(change.body.instances, 2);
     assert.equal((change.body.queue as { workers: number }).workers, 2, 'two workers run');

@@ -57,3 +57,37 @@ export async function serve(
   };
   return { ...server, post };
 }
+
+/** What a request under load answered: its status and the version that served it. */
+export interface LoadAnswer {
+  status: number;
+  version: string | null;
+}
+
+/**
+ * Sends requests from `workers` loops (`send(worker, i)`) while `during` runs, then lets the loops
+ * finish: every answer's status and X-Hubserve-Version.
+ */
+export async function underLoad(
+  send: (worker: number, i: number) => Promise<{ status: number; headers: Headers }>,
+  during: () => Promise<unknown>,
+  workers = 3,
+): Promise<LoadAnswer[]> {
+  const answers: LoadAnswer[] = [];
+  let done = false;
+  const loops = Promise.all(
+    Array.from({ length: workers }, async (_, worker) => {
+      for (let i = 0; !done; i++) {
+        const { status, headers } = await send(worker, i);
+        answers.push({ status, version: headers.get('x-hubserve-version') });
+      }
+    }),
+  );
+  try {
+    await during();
+  } finally {
+    done = true;
+    await loops;
+  }
+  return answers;
+}
