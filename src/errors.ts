@@ -24,6 +24,10 @@ export const ERROR_CODES = [
   'revision_not_found',
   'gated_repo',
   'no_onnx_weights',
+  'unsupported_architecture', // a checkpoint whose model_type (or head) the converter does not build
+  'unsupported_checkpoint', // a checkpoint format hubserve does not read (pre-1.6 torch.save, ...)
+  'unsafe_checkpoint', // a pickle that asks for code outside a state dict's vocabulary
+  'bad_checkpoint', // a checkpoint that lies or does not fit its config (header, tensor missing or misshapen)
   'hub_unreachable',
   'not_cached',
   'local_path_not_allowed',
