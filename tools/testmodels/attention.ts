@@ -1,7 +1,7 @@
 // Attention that looks a position up: a query for position t scores key position j as -λ(j - t)², so
 // softmax puts (almost) all weight on j = t. The generative test models use it to read the previous
 // token from the KV cache (GPT-2 style) or the t-th source word from the encoder (T5 style).
-import type { Graph } from './onnx/graph.ts';
+import type { Graph } from '../../src/convert/onnx/graph.ts';
 
 /** Sharpness: the next-nearest position gets e^-20 of the weight. */
 const LAMBDA = 20;

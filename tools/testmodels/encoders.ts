@@ -10,7 +10,7 @@ import {
   TOPICS,
 } from './lexicon.ts';
 import type { ModelFolder } from './layout.ts';
-import { DType, type Graph } from './onnx/graph.ts';
+import { DType, type Graph } from '../../src/convert/onnx/graph.ts';
 import { BERT_SPECIAL, type Vocab, wordPiece } from './tokenizers.ts';
 
 /** Tiny models accept this many tokens, so truncation and long-context windows are cheap to test. */

@@ -21,7 +21,7 @@ import {
   topicOf,
 } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 
 const LABELS = ['none', 'negative', 'neutral', 'positive'] as const;
 const positive = new Set<string>(POSITIVE_WORDS);

@@ -4,7 +4,7 @@
 import { BERT_TOKENIZER_CONFIG, labelMaps, SEQ_DIMS } from '../encoders.ts';
 import { COMMON_WORDS, ENTITIES, NEGATIVE_WORDS, POSITIVE_WORDS, TOPICS } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 import { normals } from '../random.ts';
 import { wordPiece } from '../tokenizers.ts';
 

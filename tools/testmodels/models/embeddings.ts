@@ -3,7 +3,7 @@
 import { bertInputs, bertTokenizer, encoderFolder, oneHot, tokenTable } from '../encoders.ts';
 import { TOPIC_NAMES, topicOf } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 import { hash, normals } from '../random.ts';
 
 export const HIDDEN_SIZE = 32;

@@ -3,7 +3,7 @@
 import { bertInputs, bertTokenizer, encoderFolder, shifted } from '../encoders.ts';
 import { FILL_MASK_LEFT, FILL_MASK_RIGHT } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 
 const { vocab } = bertTokenizer;
 const V = vocab.size;

@@ -7,7 +7,7 @@ import { attend, positionKeys, positionQuery } from '../attention.ts';
 import { oneHot } from '../encoders.ts';
 import { GENERATION_CORPUS } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 import { byteLevelBpe, byteLevelForm, type Vocab } from '../tokenizers.ts';
 
 const EOS = '<|endoftext|>';

@@ -11,7 +11,7 @@ import {
 } from '../encoders.ts';
 import { ENTITIES } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 
 const TYPES = ['PER', 'LOC', 'ORG'] as const;
 const LABELS = ['O', ...TYPES.flatMap((t) => [`B-${t}`, `I-${t}`])];

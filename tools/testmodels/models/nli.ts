@@ -13,7 +13,7 @@ import {
 } from '../encoders.ts';
 import { NEGATION_WORDS, TOPIC_NAMES, topicOf } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 
 const LABELS = ['contradiction', 'neutral', 'entailment'] as const;
 const negation = new Set<string>(NEGATION_WORDS);

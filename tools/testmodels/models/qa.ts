@@ -12,7 +12,7 @@ import {
 } from '../encoders.ts';
 import { ENTITIES, ENTITY_TYPES, QUESTION_WORDS } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 
 const width = ENTITY_TYPES.length;
 

@@ -5,7 +5,7 @@ import { bertInputs, encoderFolder, labelMaps, parity, sumTokens, tokenTable } f
 import { bertTokenizer } from '../encoders.ts';
 import { NEGATION_WORDS, NEGATIVE_WORDS, POSITIVE_WORDS } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 
 const LABELS = ['NEGATIVE', 'POSITIVE'] as const;
 const positive = new Set<string>(POSITIVE_WORDS);

@@ -9,7 +9,7 @@
 import { attend, positionKeys, positionQuery } from '../attention.ts';
 import { COMMON_WORDS, EN_FR, ENTITIES, TOPICS } from '../lexicon.ts';
 import type { ModelFolder } from '../layout.ts';
-import { DType, Graph } from '../onnx/graph.ts';
+import { DType, Graph } from '../../../src/convert/onnx/graph.ts';
 import { byteLevelBpe, byteLevelForm, type Vocab } from '../tokenizers.ts';
 
 const [PAD, EOS, UNK] = ['<pad>', '</s>', '<unk>'];

@@ -1,19 +1,30 @@
 // A small ONNX graph builder: enough to write real models (encoders, attention, KV caches) from
-// TypeScript. Values are named strings; every op returns the name of its (first) output.
-import { readFileSync } from 'node:fs';
+// TypeScript. Values are named strings; every op returns the name of its (first) output. Weights may
+// be given lazily, so that a converted model is written one tensor at a time.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import protobuf from 'protobufjs';
+import { ONNX_PROTO } from './proto.ts';
 
-const schema = protobuf.parse(readFileSync(new URL('./onnx.proto', import.meta.url), 'utf8')).root;
-const ModelProto = schema.lookupType('onnx.ModelProto');
+const ModelProto = protobuf.parse(ONNX_PROTO).root.lookupType('onnx.ModelProto');
 
 /** ONNX TensorProto.DataType values used here. */
-export const DType = { float: 1, uint8: 2, int8: 3, int64: 7, bool: 9 } as const;
+export const DType = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10 } as const;
 export type DType = (typeof DType)[keyof typeof DType];
+
+/** Microsoft's contrib operators (ONNX Runtime's fused kernels). */
+export const MS_DOMAIN = 'com.microsoft';
+
+/** protobuf's limit on one message: larger weights go to an external data file. */
+const MAX_INLINE_BYTES = 2 ** 31 - 2 ** 26;
 
 /** A dimension: a fixed size, or a symbolic name such as `batch_size`. */
 export type Dim = number | string;
 
-export type TensorData = Float32Array | BigInt64Array | Int8Array | Uint8Array;
+export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
+
+/** A weight's values, or a function that reads them when the model is written. */
+export type WeightData = TensorData | (() => TensorData);
 
 export type Attr =
   | { i: number }
@@ -29,11 +40,22 @@ interface TensorMessage {
   name: string;
   dims: number[];
   dataType: number;
-  rawData: Uint8Array;
+  rawData?: Uint8Array;
+  externalData?: { key: string; value: string }[];
+  dataLocation?: number;
 }
 
+interface Initializer {
+  name: string;
+  dtype: DType;
+  dims: readonly number[];
+  data: WeightData;
+}
+
+const elementCount = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
+
 function tensorMessage(name: string, dtype: DType, dims: readonly number[], data: TensorData): TensorMessage {
-  const expected = dims.reduce((a, b) => a * b, 1);
+  const expected = elementCount(dims);
   if (data.length !== expected) {
     throw new Error(`tensor ${name}: ${data.length} values for dims [${dims.join(', ')}]`);
   }
@@ -61,9 +83,18 @@ function valueInfo(name: string, dtype: DType, dims: readonly Dim[]): Record<str
   return { name, type: { tensorType: { elemType: dtype, shape: { dim } } } };
 }
 
+export interface WriteOptions {
+  opset?: number;
+  producer?: string;
+  docString?: string;
+  /** Model metadata (metadata_props): what made the file, from what. */
+  metadata?: Record<string, string>;
+}
+
 export class Graph {
   private readonly nodes: Record<string, unknown>[] = [];
-  private readonly initializers: TensorMessage[] = [];
+  private readonly initializers: Initializer[] = [];
+  private readonly domains = new Set<string>();
   private readonly inputs: Record<string, unknown>[] = [];
   private readonly outputs: Record<string, unknown>[] = [];
   private counter = 0;
@@ -85,9 +116,10 @@ export class Graph {
     this.outputs.push(valueInfo(name, dtype, dims));
   }
 
-  /** A named weight. */
-  weight(name: string, dtype: DType, dims: readonly number[], data: TensorData): string {
-    this.initializers.push(tensorMessage(name, dtype, dims, data));
+  /** A named weight; `data` may be a function, called once when the model is written. */
+  weight(name: string, dtype: DType, dims: readonly number[], data: WeightData): string {
+    if (typeof data !== 'function') tensorMessage(name, dtype, dims, data); // fail at the call site
+    this.initializers.push({ name, dtype, dims, data });
     return name;
   }
 
@@ -102,16 +134,36 @@ export class Graph {
   }
 
   op(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, output?: string): string {
-    const out = output ?? this.fresh(opType.toLowerCase());
+    const [out] = this.node(opType, inputs, attrs, [output ?? this.fresh(opType.toLowerCase())]);
+    return out as string;
+  }
+
+  /**
+   * A node with several outputs (or of another domain, such as ONNX Runtime's contrib ops); returns the
+   * output names. An empty input name is an optional input left out.
+   */
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Record<string, Attr>,
+    outputs: readonly string[],
+    domain = '',
+  ): string[] {
+    if (domain) this.domains.add(domain);
     this.nodes.push({
       opType,
+      domain,
       name: this.fresh(`node_${opType}`),
       input: [...inputs],
-      output: [out],
+      output: [...outputs],
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
-    return out;
+    return [...outputs];
   }
+
+  /** A contrib op of ONNX Runtime with one output. */
+  msOp = (opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}): string =>
+    this.node(opType, inputs, attrs, [this.fresh(opType.toLowerCase())], MS_DOMAIN)[0] as string;
 
   // Shorthands for the ops every model here uses; anything else goes through op().
   add = (a: string, b: string): string => this.op('Add', [a, b]);
@@ -146,22 +198,81 @@ export class Graph {
   dimOf = (x: string, axis: number): string =>
     this.op('Shape', [x], { start: { i: axis }, end: { i: axis + 1 } });
 
-  /** Serialized ModelProto (deterministic: same graph, same bytes). */
+  /** Serialized ModelProto (deterministic: same graph, same bytes), for models built in memory. */
   toBytes(opset = 17, docString = ''): Uint8Array {
-    const message = ModelProto.fromObject({
+    const header = this.header({ opset, producer: 'hubserve-testmodels', docString });
+    const initializer = this.initializers.map((w) => tensorMessage(w.name, w.dtype, w.dims, resolve(w.data)));
+    return ModelProto.encode(
+      ModelProto.fromObject({ ...header, graph: { ...header.graph, initializer } }),
+    ).finish();
+  }
+
+  /**
+   * Writes the model to `path` one weight at a time, so that no more than one tensor's values are held
+   * (protobuf merges repeated messages: each weight is appended as a ModelProto of its own). When the
+   * weights pass protobuf's 2 GB limit, they go to `<file>_data` beside it (ONNX external data).
+   * Returns the bytes written.
+   */
+  writeFile(path: string, options: WriteOptions = {}): number {
+    const total = this.initializers.reduce((n, w) => n + elementCount(w.dims) * bytesPer(w.dtype), 0);
+    const external = total > MAX_INLINE_BYTES;
+    const dataPath = `${path}_data`;
+    const fd = openSync(path, 'w');
+    const dataFd = external ? openSync(dataPath, 'w') : undefined;
+    let written = 0;
+    let dataOffset = 0;
+    const append = (message: Record<string, unknown>): void => {
+      const bytes = ModelProto.encode(ModelProto.fromObject(message)).finish();
+      written += writeSync(fd, bytes);
+    };
+    try {
+      append(this.header(options));
+      for (const w of this.initializers) {
+        const tensor = tensorMessage(w.name, w.dtype, w.dims, resolve(w.data));
+        if (dataFd !== undefined && tensor.rawData) {
+          const length = writeSync(dataFd, tensor.rawData);
+          tensor.externalData = [
+            { key: 'location', value: basename(dataPath) },
+            { key: 'offset', value: String(dataOffset) },
+            { key: 'length', value: String(length) },
+          ];
+          tensor.dataLocation = 1;
+          delete tensor.rawData;
+          dataOffset += length;
+          written += length;
+        }
+        append({ graph: { initializer: [tensor] } });
+      }
+    } finally {
+      closeSync(fd);
+      if (dataFd !== undefined) closeSync(dataFd);
+    }
+    return written;
+  }
+
+  private header(options: WriteOptions): { graph: Record<string, unknown> } & Record<string, unknown> {
+    return {
       irVersion: 8,
-      producerName: 'hubserve-testmodels',
+      producerName: options.producer ?? 'hubserve',
       producerVersion: '1',
-      docString,
-      opsetImport: [{ domain: '', version: opset }],
-      graph: {
-        name: this.name,
-        node: this.nodes,
-        initializer: this.initializers,
-        input: this.inputs,
-        output: this.outputs,
-      },
-    });
-    return ModelProto.encode(message).finish();
+      docString: options.docString ?? '',
+      opsetImport: [
+        { domain: '', version: options.opset ?? 17 },
+        ...[...this.domains].map((domain) => ({ domain, version: 1 })),
+      ],
+      metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
+      graph: { name: this.name, node: this.nodes, input: this.inputs, output: this.outputs },
+    };
   }
 }
+
+const resolve = (data: WeightData): TensorData => (typeof data === 'function' ? data() : data);
+
+const bytesPer = (dtype: DType): number =>
+  dtype === DType.int64
+    ? 8
+    : dtype === DType.float || dtype === DType.int32
+      ? 4
+      : dtype === DType.float16
+        ? 2
+        : 1;

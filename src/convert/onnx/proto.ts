@@ -1,5 +1,7 @@
-// The subset of onnx/onnx.proto3 (ONNX 1.14) that hubserve's test-model generator writes.
-// Field numbers are the official ones, so the bytes are ordinary ONNX models.
+// The subset of onnx/onnx.proto3 (ONNX 1.14) that hubserve writes. Field numbers are the official
+// ones, so the bytes are ordinary ONNX models. Kept as a string so that the built package needs no
+// file beside the code.
+export const ONNX_PROTO = `
 syntax = "proto3";
 package onnx;
 
@@ -60,6 +62,8 @@ message TensorProto {
   int32 data_type = 2;
   string name = 8;
   bytes raw_data = 9;
+  repeated StringStringEntryProto external_data = 13;
+  int32 data_location = 14;
 }
 
 message TensorShapeProto {
@@ -86,3 +90,4 @@ message OperatorSetIdProto {
   string domain = 1;
   int64 version = 2;
 }
+`;
