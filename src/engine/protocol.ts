@@ -1,5 +1,5 @@
 // Messages between a model's main-thread runner and its worker threads.
-import type { ErrorCode } from '../errors.ts';
+import type { WireError } from '../errors.ts';
 import type { StreamedToken, RunMeter } from '../tasks/types.ts';
 
 export const DEVICES = ['cpu', 'cuda', 'webgpu'] as const;
@@ -35,12 +35,6 @@ export interface ModelInfo {
   device: Device;
   loadMs: number;
   warmupMs: number;
-}
-
-export interface WireError {
-  code: ErrorCode;
-  message: string;
-  details: Record<string, unknown>;
 }
 
 export type ToWorker =

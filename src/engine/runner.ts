@@ -2,12 +2,11 @@
 // to the least busy one, and failures contained (a dead worker fails its own requests with a clear
 // error and is replaced; the rest of the server carries on).
 import { availableParallelism } from 'node:os';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { ServeError } from '../errors.ts';
+import type { Worker } from 'node:worker_threads';
+import { fromWire, ServeError } from '../errors.ts';
+import { siblingModule, spawnWorker } from '../util/worker.ts';
 import type { StreamedToken, RunMeter } from '../tasks/types.ts';
-import type { Device, FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
+import type { Device, FromWorker, LoadSpec, ModelInfo, ToWorker } from './protocol.ts';
 
 export { DEVICES, type Device, type ModelInfo } from './protocol.ts';
 
@@ -44,22 +43,13 @@ const DEFAULT_HANG_TIMEOUT_MS = 10_000;
 /** How often each worker is asked whether it is alive (and how large it is). */
 const WATCH_INTERVAL_MS = 1_000;
 
-// Run as JavaScript once built; as TypeScript under tsx in development, where the worker registers
-// tsx itself before importing its entry (Node 20 does not apply --import hooks to a worker's entry).
-const WORKER_URL = new URL(`./worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+const WORKER_URL = siblingModule(import.meta.url, 'worker');
 
 /** What every worker of a model loads (each gets its own run counters). */
 type WorkerSpec = Omit<LoadSpec, 'runs'>;
 
-function spawnWorker(spec: LoadSpec): Worker {
-  const options = { workerData: spec, name: `hubserve:${spec.task}` };
-  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, options);
-  const bootstrap = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})
-    .then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(bootstrap, { ...options, eval: true });
-}
-
-const fromWire = (error: WireError): ServeError => new ServeError(error.code, error.message, error.details);
+const startWorker = (spec: LoadSpec): Worker =>
+  spawnWorker(WORKER_URL, { workerData: spec, name: `hubserve:${spec.task}` });
 
 /**
  * How long a worker may take to finish its work in hand before it is terminated. Generous on
@@ -142,7 +132,7 @@ class WorkerSlot {
     onWarming: () => void = () => undefined,
   ): Promise<WorkerSlot> {
     const runs = new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT);
-    const worker = spawnWorker({ ...spec, runs });
+    const worker = startWorker({ ...spec, runs });
     return new Promise((resolve, reject) => {
       const failed = (error: Error): void => reject(new ServeError('model_load_failed', error.message));
       const exited = (code: number): void =>

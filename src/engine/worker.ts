@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as runtime from '@huggingface/transformers';
 import type { PreTrainedModel } from '@huggingface/transformers';
-import { isServeError, ServeError } from '../errors.ts';
+import { ServeError, toWire } from '../errors.ts';
 import { loadHandler } from '../tasks/handler.ts';
 import {
   TASKS,
@@ -15,7 +15,7 @@ import {
   type TaskName,
 } from '../tasks/index.ts';
 import type { RunMeter, StreamedToken } from '../tasks/types.ts';
-import type { FromWorker, LoadSpec, ModelInfo, ToWorker, WireError } from './protocol.ts';
+import type { FromWorker, LoadSpec, ModelInfo, ToWorker } from './protocol.ts';
 
 const { env, LogLevel, AutoTokenizer } = runtime;
 env.allowRemoteModels = false; // sources are resolved (downloaded) before a model reaches a worker
@@ -35,11 +35,6 @@ const MODEL_CLASSES = {
 const port = parentPort;
 if (!port) throw new Error('engine/worker.ts runs as a worker thread');
 const send = (message: FromWorker): void => port.postMessage(message);
-
-const toWire = (error: unknown): WireError =>
-  isServeError(error)
-    ? { code: error.code, message: error.message, details: error.details }
-    : { code: 'internal', message: error instanceof Error ? error.message : String(error), details: {} };
 
 function maxTokens(config: ModelConfig, tokenizerLimit: unknown): number {
   const limits = [tokenizerLimit, config.max_position_embeddings, config.n_positions].filter(
