@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'unsupported_checkpoint', // a checkpoint format hubserve does not read (pre-1.6 torch.save, ...)
   'unsafe_checkpoint', // a pickle that asks for code outside a state dict's vocabulary
   'bad_checkpoint', // a checkpoint that lies or does not fit its config (header, tensor missing or misshapen)
+  'bad_tokenizer', // tokenizer files that are missing, damaged or contradict each other
   'hub_unreachable',
   'not_cached',
   'local_path_not_allowed',
@@ -61,3 +62,18 @@ export class ServeError extends Error {
 }
 
 export const isServeError = (error: unknown): error is ServeError => error instanceof ServeError;
+
+/** A ServeError as it crosses a thread boundary (structured clone keeps no class). */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+export const toWire = (error: unknown): WireError =>
+  isServeError(error)
+    ? { code: error.code, message: error.message, details: error.details }
+    : { code: 'internal', message: error instanceof Error ? error.message : String(error), details: {} };
+
+export const fromWire = (error: WireError): ServeError =>
+  new ServeError(error.code, error.message, error.details);

@@ -30,6 +30,7 @@ export const STATUS: Record<ErrorCode, number> = {
   unsupported_checkpoint: 422,
   unsafe_checkpoint: 422,
   bad_checkpoint: 422,
+  bad_tokenizer: 422,
   hub_unreachable: 503,
   not_cached: 503,
   local_path_not_allowed: 403,

@@ -1,0 +1,269 @@
+// Unigram tokenizers from a SentencePiece model file (XLMRobertaTokenizer, CamembertTokenizer), as
+// convert_slow_tokenizer.SpmConverter and its XLMRoberta/Camembert subclasses build them: fairseq's
+// ids laid over the SentencePiece ids, and the whitespace rules of the model's normalizer_spec.
+import protobuf from 'protobufjs';
+import {
+  type AddedToken,
+  badTokenizer,
+  collectAddedTokens,
+  type Family,
+  readBytes,
+  requireSpecial,
+  type SpecialDefaults,
+  templateProcessing,
+  tokenId,
+  type TokenizerSource,
+} from './common.ts';
+
+/** SentencePiece.Type in sentencepiece_model.proto. */
+export const PieceType = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
+
+/** The part of sentencepiece_model.proto (proto2) a converter reads, with its field numbers. */
+const ROOT = protobuf.Root.fromJSON({
+  nested: {
+    sentencepiece: {
+      nested: {
+        ModelProto: {
+          fields: {
+            pieces: { rule: 'repeated', type: 'SentencePiece', id: 1 },
+            trainer_spec: { type: 'TrainerSpec', id: 2 },
+            normalizer_spec: { type: 'NormalizerSpec', id: 3 },
+          },
+        },
+        SentencePiece: {
+          fields: {
+            piece: { type: 'string', id: 1 },
+            score: { type: 'float', id: 2 },
+            type: { type: 'int32', id: 3 },
+          },
+        },
+        TrainerSpec: {
+          fields: {
+            model_type: { type: 'int32', id: 3 },
+            byte_fallback: { type: 'bool', id: 35 },
+            unk_id: { type: 'int32', id: 40 },
+          },
+        },
+        NormalizerSpec: {
+          fields: {
+            name: { type: 'string', id: 1 },
+            precompiled_charsmap: { type: 'bytes', id: 2 },
+            add_dummy_prefix: { type: 'bool', id: 3 },
+            remove_extra_whitespaces: { type: 'bool', id: 4 },
+            escape_whitespaces: { type: 'bool', id: 5 },
+          },
+        },
+      },
+    },
+  },
+});
+const MODEL_PROTO = ROOT.lookupType('sentencepiece.ModelProto');
+
+export interface SentencePieceModel {
+  pieces: { piece: string; score: number; type: number }[];
+  /** TrainerSpec.model_type: 1 unigram, 2 BPE, 3 word, 4 char. */
+  modelType: number;
+  unkId: number;
+  byteFallback: boolean;
+  precompiledCharsmap: Uint8Array;
+  addDummyPrefix: boolean;
+  removeExtraWhitespaces: boolean;
+}
+
+interface RawPiece {
+  piece?: string;
+  score?: number;
+  type?: number;
+}
+interface RawModel {
+  pieces?: RawPiece[];
+  trainer_spec?: { model_type?: number; byte_fallback?: boolean; unk_id?: number };
+  normalizer_spec?: {
+    precompiled_charsmap?: Uint8Array;
+    add_dummy_prefix?: boolean;
+    remove_extra_whitespaces?: boolean;
+  };
+}
+
+/** A SentencePiece ModelProto, with proto2's declared defaults for the fields it leaves out. */
+export function parseSentencePiece(bytes: Uint8Array, file: string): SentencePieceModel {
+  let raw: RawModel;
+  try {
+    raw = MODEL_PROTO.toObject(MODEL_PROTO.decode(bytes), { defaults: false }) as RawModel;
+  } catch (error) {
+    throw badTokenizer(`${file} is not a SentencePiece model (${(error as Error).message})`, { file });
+  }
+  const pieces = (raw.pieces ?? []).map((p) => ({
+    piece: p.piece ?? '',
+    score: p.score ?? 0,
+    type: p.type ?? 1,
+  }));
+  if (pieces.length === 0) throw badTokenizer(`${file} has no pieces`, { file });
+  const trainer = raw.trainer_spec ?? {};
+  const normalizer = raw.normalizer_spec ?? {};
+  return {
+    pieces,
+    modelType: trainer.model_type ?? 1,
+    unkId: trainer.unk_id ?? 0,
+    byteFallback: trainer.byte_fallback ?? false,
+    precompiledCharsmap: normalizer.precompiled_charsmap ?? new Uint8Array(),
+    addDummyPrefix: normalizer.add_dummy_prefix ?? true,
+    removeExtraWhitespaces: normalizer.remove_extra_whitespaces ?? true,
+  };
+}
+
+const FAIRSEQ_SPECIALS: SpecialDefaults = {
+  bos_token: { content: '<s>' },
+  eos_token: { content: '</s>' },
+  sep_token: { content: '</s>' },
+  cls_token: { content: '<s>' },
+  unk_token: { content: '<unk>' },
+  pad_token: { content: '<pad>' },
+  mask_token: { content: '<mask>', lstrip: true },
+};
+
+/** The model file a class reads (its VOCAB_FILES_NAMES). */
+const MODEL_FILE = 'sentencepiece.bpe.model';
+
+/**
+ * The Unigram vocabulary in fairseq's ids. XLM-R: <s> <pad> </s> <unk>, then SentencePiece's
+ * pieces from id 3 on (so piece i gets id i + 1), then <mask>. CamemBERT: <s>NOTUSED <pad>
+ * </s>NOTUSED <unk> <unk>NOTUSED, then every piece after SentencePiece's <unk> (piece i gets
+ * i + 4), then <mask>.
+ */
+function fairseqVocab(style: 'xlm-roberta' | 'camembert', model: SentencePieceModel): [string, number][] {
+  const pieces = model.pieces.map((p): [string, number] => [p.piece, p.score]);
+  if (style === 'xlm-roberta') {
+    return [['<s>', 0], ['<pad>', 0], ['</s>', 0], ['<unk>', 0], ...pieces.slice(3), ['<mask>', 0]];
+  }
+  return [
+    ['<s>NOTUSED', 0],
+    ['<pad>', 0],
+    ['</s>NOTUSED', 0],
+    ['<unk>', 0],
+    // Scored -100 so the lattice never picks it over the <unk> above.
+    ['<unk>NOTUSED', -100],
+    ...pieces.slice(1),
+    ['<mask>', 0],
+  ];
+}
+
+/**
+ * SentencePiece's own whitespace handling, in fast-tokenizer steps: the charsmap normalisation,
+ * then (remove_extra_whitespaces) no space at either end and none repeated; Metaspace then turns
+ * spaces into ▁ and, with add_dummy_prefix, puts one in front of each piece of text.
+ */
+function normalizer(model: SentencePieceModel): Record<string, unknown> | null {
+  const steps: Record<string, unknown>[] = [];
+  if (model.precompiledCharsmap.length > 0) {
+    steps.push({
+      type: 'Precompiled',
+      precompiled_charsmap: Buffer.from(model.precompiledCharsmap).toString('base64'),
+    });
+  }
+  if (model.removeExtraWhitespaces) {
+    steps.push({ type: 'Strip', strip_left: true, strip_right: true });
+    steps.push({ type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' });
+  }
+  return steps.length === 0 ? null : { type: 'Sequence', normalizers: steps };
+}
+
+function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
+  return {
+    defaults:
+      style === 'xlm-roberta'
+        ? FAIRSEQ_SPECIALS
+        : { ...FAIRSEQ_SPECIALS, additional_special_tokens: ['<s>NOTUSED', '</s>NOTUSED'] },
+    build(source: TokenizerSource, specials) {
+      const model = parseSentencePiece(readBytes(source, MODEL_FILE), MODEL_FILE);
+      if (model.modelType !== 1) {
+        throw badTokenizer(
+          `${MODEL_FILE} is a SentencePiece model of type ${model.modelType}, not unigram (1)`,
+          {
+            file: MODEL_FILE,
+          },
+        );
+      }
+      if (model.pieces.length < 3)
+        throw badTokenizer(`${MODEL_FILE} has too few pieces`, { file: MODEL_FILE });
+      const vocabList = fairseqVocab(style, model);
+      const vocab = new Map<string, number>();
+      // A piece listed twice keeps its first id, as SentencePiece's PieceToId does.
+      vocabList.forEach(([piece], id) => {
+        if (!vocab.has(piece)) vocab.set(piece, id);
+      });
+      const added: AddedToken[] = collectAddedTokens(source, specials, vocab, vocabList.length);
+      if (style === 'camembert' && !added.some((t) => t.content === '<unk>NOTUSED')) {
+        // CamembertTokenizer.__init__ always holds <unk>NOTUSED as an added token at id 4.
+        added.push({
+          id: 4,
+          content: '<unk>NOTUSED',
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+          special: true,
+        });
+        added.sort((a, b) => a.id - b.id);
+      }
+      // SpmConverter makes control pieces special added tokens and user-defined ones plain added
+      // tokens. Only the first here: SentencePiece matches a user-defined piece inside the text
+      // (no ▁ after it), which the Unigram lattice does too, but an added token would split there.
+      const offset = style === 'xlm-roberta' ? 1 : 4;
+      model.pieces.forEach((p, i) => {
+        if (p.type !== PieceType.CONTROL || added.some((t) => t.content === p.piece)) return;
+        const id = vocab.get(p.piece) ?? i + offset;
+        added.push({
+          id,
+          content: p.piece,
+          single_word: false,
+          lstrip: false,
+          rstrip: false,
+          normalized: false,
+          special: true,
+        });
+      });
+      added.sort((a, b) => a.id - b.id);
+
+      const unk = requireSpecial(specials, 'unk_token', source.tokenizerClass);
+      const cls = requireSpecial(specials, 'cls_token', source.tokenizerClass);
+      const sep = requireSpecial(specials, 'sep_token', source.tokenizerClass);
+      const ids = (token: string): number => tokenId(token, added, vocab);
+      const unkId = vocab.get(unk);
+      if (unkId === undefined) throw badTokenizer(`the vocabulary has no ${unk}`, {});
+      const prepend = model.addDummyPrefix ? 'always' : 'never';
+      const tokenizer = {
+        version: '1.0',
+        truncation: null,
+        padding: null,
+        added_tokens: added,
+        normalizer: normalizer(model),
+        pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: prepend, split: true },
+        post_processor: templateProcessing(
+          [
+            [cls, 0],
+            ['A', 0],
+            [sep, 0],
+          ],
+          [
+            [cls, 0],
+            ['A', 0],
+            [sep, 0],
+            [sep, 0],
+            ['B', 0],
+            [sep, 0],
+          ],
+          ids,
+        ),
+        decoder: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: prepend, split: true },
+        model: { type: 'Unigram', unk_id: unkId, vocab: vocabList, byte_fallback: false },
+      };
+      return { tokenizer, config: {} };
+    },
+  };
+}
+
+export const SENTENCEPIECE_FAMILIES: Record<string, Family> = {
+  XLMRobertaTokenizer: fairseqUnigram('xlm-roberta'),
+  CamembertTokenizer: fairseqUnigram('camembert'),
+};
