@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The hubserve command line: serve, pull, key and bench.
+// The hubserve command line: serve, pull, convert, key and bench.
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { newKey, SCOPES, type Scope } from '../auth/keys.ts';
@@ -7,7 +7,16 @@ import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { benchCommand } from '../bench/command.ts';
 import { isServeError } from '../errors.ts';
-import { hubSettingsFromEnv, progressReporter, pullModels } from '../hub/index.ts';
+import { CONVERTIBLE_DTYPES } from '../convert/index.ts';
+import {
+  exportConverted,
+  hubSettingsFromEnv,
+  progressReporter,
+  pullModels,
+  type ResolvedModel,
+  WEIGHTS_MODES,
+  type WeightsMode,
+} from '../hub/index.ts';
 import { startServer } from './serve.ts';
 
 // @huggingface/hub reports each file it downloads with console.debug, on stdout, in between our JSON
@@ -52,11 +61,17 @@ program
   .option('--task <task>', 'task of the models named on the command line')
   .option('--dtype <dtype>', 'weights of the models named on the command line (fp32, q8, fp16, q4, ...)')
   .option('--device <device>', 'device of the models named on the command line (cpu, cuda, webgpu)')
+  .addOption(weightsOption('weights of the models named on the command line'))
   .action(async (models: string[], flags: Record<string, string | number | boolean | undefined>) => {
     const config = loadConfig({
       ...(flags.config ? { file: String(flags.config) } : {}),
       models,
-      modelDefaults: definedOnly({ task: flags.task, dtype: flags.dtype, device: flags.device }),
+      modelDefaults: definedOnly({
+        task: flags.task,
+        dtype: flags.dtype,
+        device: flags.device,
+        weights: flags.weights,
+      }),
       flags: definedOnly({
         host: flags.host,
         port: flags.port,
@@ -98,16 +113,41 @@ program
 
 program
   .command('pull')
-  .description('Download models into the Hugging Face cache (to bake them into an image).')
+  .description(
+    'Download models into the Hugging Face cache, converting checkpoints (to bake them into an image).',
+  )
   .argument('<models...>', 'Hub ids (org/name[@revision])')
   .option('--dtype <dtype>', 'weights to fetch', 'fp32')
-  .action(async (models: string[], flags: { dtype: string }) => {
+  .addOption(weightsOption('where the weights come from'))
+  .action(async (models: string[], flags: { dtype: string; weights?: WeightsMode }) => {
     const pulled = await pullModels(models, {
+      dtype: flags.dtype,
+      weights: flags.weights,
+      settings: hubSettingsFromEnv(),
+      onProgress: progressReporter(),
+      onConvert: () => console.error('converting the checkpoint to ONNX ...'),
+    });
+    for (const model of pulled) console.log(`${model.source} -> ${model.path}${converted(model)}`);
+  });
+
+program
+  .command('convert')
+  .description(
+    "Convert a model's checkpoint (safetensors, pytorch_model.bin) and tokenizer into an ONNX Hub folder " +
+      '(onnx/model.onnx, tokenizer.json, ...) that transformers.js and Optimum load.',
+  )
+  .argument('<model>', 'Hub id (org/name[@revision]) or local folder')
+  .requiredOption('-o, --out <dir>', 'folder to write (must not exist, or be empty)')
+  .addOption(
+    new Option('--dtype <dtype>', 'weights to write').choices([...CONVERTIBLE_DTYPES]).default('fp32'),
+  )
+  .action(async (model: string, flags: { out: string; dtype: string }) => {
+    const exported = await exportConverted(model, flags.out, {
       dtype: flags.dtype,
       settings: hubSettingsFromEnv(),
       onProgress: progressReporter(),
     });
-    for (const model of pulled) console.log(`${model.source} -> ${model.path}`);
+    console.log(`${model} -> ${flags.out}${converted(exported)}`);
   });
 
 program
@@ -122,6 +162,18 @@ program
     console.log(`key: ${key}\n\n# hubserve.yaml\napi_keys:`);
     console.log(`  - { name: ${name}, hash: "${hash}", scopes: [${flags.scopes.join(', ')}]${tenant} }`);
   });
+
+function weightsOption(description: string): Option {
+  return new Option(
+    '--weights <weights>',
+    `${description}: ONNX files, the checkpoint converted, or auto`,
+  ).choices([...WEIGHTS_MODES]);
+}
+
+const converted = (model: ResolvedModel): string =>
+  model.conversion
+    ? ` (converted from ${model.conversion.checkpoint}${model.conversion.cached ? ', cached' : ` in ${model.conversion.ms} ms`})`
+    : '';
 
 function definedOnly(values: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));

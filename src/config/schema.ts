@@ -3,7 +3,7 @@
 import Type, { type Static, type TSchema } from 'typebox';
 import { SCOPES } from '../auth/keys.ts';
 import { DEVICES } from '../engine/protocol.ts';
-import { DTYPES } from '../hub/index.ts';
+import { DTYPES, WEIGHTS_MODES } from '../hub/index.ts';
 import { NAME_PATTERN, VERSION_PATTERN } from '../registry/routing.ts';
 import { TASK_NAMES } from '../tasks/types.ts';
 
@@ -42,6 +42,13 @@ export const ModelSchema = Type.Object(
     ),
     dtype: Type.Optional(
       Type.Enum(DTYPES, { description: 'Weights to load: onnx/model{suffix}.onnx (default fp32).' }),
+    ),
+    weights: Type.Optional(
+      Type.Enum(WEIGHTS_MODES, {
+        description:
+          "onnx: the repo's ONNX files; checkpoint: its model.safetensors / pytorch_model.bin, converted " +
+          '(fp32, fp16, q8); auto (default): ONNX where the repo has it for the dtype, else convert.',
+      }),
     ),
     device: Type.Optional(
       Type.Enum(DEVICES, {

@@ -50,6 +50,25 @@ export const Model = Type.Object(
     tasks: Type.Array(Type.String(), { description: 'Tasks requests may ask of it.' }),
     revision: Type.Optional(Type.String()),
     commit: Type.Optional(Type.String()),
+    weights: Type.Optional(
+      Type.Enum(['onnx', 'checkpoint'], {
+        description: "The repo's ONNX files, or its checkpoint converted by hubserve.",
+      }),
+    ),
+    conversion: Type.Optional(
+      Type.Object(
+        {
+          ms: Type.Integer({ description: 'How long the conversion took when it ran' }),
+          cached: Type.Boolean({ description: 'Reused from the conversion cache at this load' }),
+          model_type: Type.String(),
+          checkpoint: Type.Enum(['safetensors', 'pytorch']),
+          tokenizer: Type.Enum(['copied', 'converted'], {
+            description: "tokenizer.json as the repo has it, or converted from its slow tokenizer's files",
+          }),
+        },
+        { description: 'For a model converted from its checkpoint.' },
+      ),
+    ),
     dtype: Type.String(),
     device: Type.String(),
     instances: Type.Integer(),
@@ -107,6 +126,14 @@ export const modelView = (m: ServedModel, registry: Registry) => {
     tasks: m.tasks,
     revision: m.revision,
     commit: m.commit,
+    weights: m.weights,
+    conversion: m.conversion && {
+      ms: m.conversion.ms,
+      cached: m.conversion.cached,
+      model_type: m.conversion.modelType,
+      checkpoint: m.conversion.checkpoint,
+      tokenizer: m.conversion.tokenizer,
+    },
     dtype: m.dtype,
     device: m.device,
     instances: m.instances,

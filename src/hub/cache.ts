@@ -3,8 +3,17 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { getRepoFolderName } from '@huggingface/hub';
-import { ServeError } from '../errors.ts';
-import { folderFiles, readConfig, selectFiles, type Dtype } from './files.ts';
+import { isServeError, ServeError } from '../errors.ts';
+import { shardFiles } from '../convert/index.ts';
+import {
+  type FilePlan,
+  folderFiles,
+  neededFiles,
+  readConfig,
+  selectFiles,
+  type Dtype,
+  type WeightsMode,
+} from './files.ts';
 
 export interface ResolvedModel {
   /** The source as given. */
@@ -17,6 +26,21 @@ export interface ResolvedModel {
   commit?: string;
   /** The files the model loads, relative to `path`. */
   files: string[];
+  /** ONNX weights as the repo has them, or its checkpoint (converted by convertedModel). */
+  weights: 'onnx' | 'checkpoint';
+  /** For a converted model: what the conversion did, and whether it came from the cache. */
+  conversion?: ConversionInfo;
+}
+
+export interface ConversionInfo {
+  /** The conversion's own time (when it ran, not when reused). */
+  ms: number;
+  cached: boolean;
+  modelType: string;
+  checkpoint: 'safetensors' | 'pytorch';
+  tokenizer: 'copied' | 'converted';
+  /** The source folder the conversion read (the snapshot or the local folder). */
+  from: string;
 }
 
 const repoFolder = (cacheDir: string, repo: string): string =>
@@ -57,6 +81,7 @@ export async function cachedModel(
   revision: string,
   dtype: Dtype,
   cacheDir: string,
+  weights: WeightsMode,
 ): Promise<ResolvedModel> {
   const label = `${repo}@${revision}`;
   const notCached = (facts: { commit?: string; missing?: string[] }): ServeError =>
@@ -76,7 +101,20 @@ export async function cachedModel(
   const listing = await folderFiles(path);
   if (!listing.includes('config.json'))
     throw notCached(listing.length > 0 ? { commit, missing: ['config.json'] } : {});
-  const { files, missing } = selectFiles(await readConfig(path, label), dtype, listing);
+  let plan: FilePlan;
+  try {
+    plan = neededFiles(label, await readConfig(path, label), dtype, listing, {}, weights);
+  } catch (error) {
+    // A partial download: say which of the ONNX export's files are missing.
+    const incomplete =
+      isServeError(error) && (error.code === 'no_onnx_weights' || 'missing' in error.details);
+    if (!incomplete) throw error;
+    throw notCached({ commit, missing: selectFiles(await readConfig(path, label), dtype, listing).missing });
+  }
+  const { checkpoint } = plan;
+  const shards = checkpoint && listing.includes(checkpoint.file) ? shardFiles(path, checkpoint) : [];
+  const missing = [...plan.files, ...shards].filter((f) => !listing.includes(f));
   if (missing.length > 0) throw notCached({ commit, missing });
-  return { source, kind: 'hub', path, repo, revision, commit, files };
+  const files = [...new Set([...plan.files, ...shards])].sort();
+  return { source, kind: 'hub', path, repo, revision, commit, files, weights: plan.weights };
 }

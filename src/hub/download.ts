@@ -11,7 +11,8 @@ import {
 } from '@huggingface/hub';
 import { ServeError } from '../errors.ts';
 import { snapshotFolder, writeRef, type ResolvedModel } from './cache.ts';
-import { neededFiles, readConfig, type Dtype } from './files.ts';
+import { shardFiles } from '../convert/index.ts';
+import { neededFiles, readConfig, type Dtype, type WeightsMode } from './files.ts';
 import type { HubSettings } from './settings.ts';
 
 /** Per-file download events, for progress bars. Files already in the cache give none. */
@@ -26,6 +27,7 @@ export interface ModelDownload {
   repo: string;
   revision: string;
   dtype: Dtype;
+  weights: WeightsMode;
   settings: HubSettings;
   onProgress?: ((event: DownloadProgress) => void) | undefined;
 }
@@ -110,15 +112,31 @@ async function download(d: ModelDownload): Promise<ResolvedModel> {
 
   // config.json says which ONNX graphs the model has.
   await fetchFile('config.json');
-  const files = neededFiles(label, await readConfig(path, label), d.dtype, [...sizes.keys()], details);
-  const queue = files.filter((f) => f !== 'config.json').values();
-  const worker = async (): Promise<void> => {
-    for (const file of queue) await fetchFile(file);
+  const listing = [...sizes.keys()];
+  const plan = neededFiles(label, await readConfig(path, label), d.dtype, listing, details, d.weights);
+  const fetchAll = async (files: readonly string[]): Promise<void> => {
+    const queue = files.filter((f) => f !== 'config.json').values();
+    const worker = async (): Promise<void> => {
+      for (const file of queue) await fetchFile(file);
+    };
+    await Promise.all(Array.from({ length: PARALLEL_DOWNLOADS }, worker));
   };
-  await Promise.all(Array.from({ length: PARALLEL_DOWNLOADS }, worker));
+  await fetchAll(plan.files);
+  // A sharded checkpoint's index (fetched above) names its shards.
+  const shards = plan.checkpoint ? shardFiles(path, plan.checkpoint) : [];
+  const absent = shards.filter((f) => !sizes.has(f));
+  if (absent.length > 0) {
+    throw new ServeError(
+      'bad_checkpoint',
+      `${label}: ${plan.checkpoint?.file} names shards the repo does not have: ${absent.join(', ')}`,
+      { ...details, missing: absent },
+    );
+  }
+  await fetchAll(shards.filter((f) => !plan.files.includes(f)));
   // Named last, so that a branch never points at a half-downloaded snapshot.
   if (revision !== commit) await writeRef(settings.cacheDir, repo, revision, commit);
-  return { source: d.source, kind: 'hub', path, repo, revision, commit, files };
+  const files = [...new Set([...plan.files, ...shards])].sort();
+  return { source: d.source, kind: 'hub', path, repo, revision, commit, files, weights: plan.weights };
 }
 
 const isFile = (path: string): Promise<boolean> =>

@@ -1,6 +1,12 @@
 // Which files of a model transformers.js loads for a dtype, so that only those are downloaded.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
+import {
+  type CheckpointFiles,
+  conversionSources,
+  CONVERTIBLE_DTYPES,
+  isConvertibleDtype,
+} from '../convert/index.ts';
 import { ServeError } from '../errors.ts';
 
 /** The dtypes hubserve accepts: transformers.js's, less `auto` (which picks files only at load time). */
@@ -79,9 +85,22 @@ export function availableDtypes(config: ModelConfig, listing: readonly string[])
   return DTYPES.filter((dtype) => onnxFiles(config, dtype).every((f) => present.has(f)));
 }
 
+/** Where a model's weights come from: ONNX files in the repo, or its checkpoint, converted. */
+export const WEIGHTS_MODES = ['auto', 'onnx', 'checkpoint'] as const;
+export type WeightsMode = (typeof WEIGHTS_MODES)[number];
+
+export interface FilePlan {
+  weights: 'onnx' | 'checkpoint';
+  /** The files to fetch, sorted (for a sharded checkpoint, its index: the shards come after it). */
+  files: string[];
+  checkpoint?: CheckpointFiles;
+}
+
 /**
- * The files to load from a complete listing (a Hub repo or a local folder). Throws `no_onnx_weights` when
- * the dtype's ONNX graphs are missing, `invalid_config` when another required file is.
+ * The files to load from a complete listing (a Hub repo or a local folder): the dtype's ONNX graphs
+ * when `weights` allows and the listing has them, else (`auto`, `checkpoint`) the checkpoint and the
+ * files its conversion reads. Throws `no_onnx_weights` when there is neither, `invalid_config` when
+ * another required file is missing or the dtype cannot be converted.
  */
 export function neededFiles(
   label: string,
@@ -89,17 +108,42 @@ export function neededFiles(
   dtype: Dtype,
   listing: readonly string[],
   details: Record<string, unknown>,
-): string[] {
+  weights: WeightsMode = 'auto',
+): FilePlan {
   const { files, missing } = selectFiles(config, dtype, listing);
   const missingOnnx = missing.filter((f) => f.endsWith('.onnx'));
+  const sources = weights === 'onnx' ? undefined : conversionSources(listing);
+  if (weights === 'checkpoint' || (missingOnnx.length > 0 && sources)) {
+    if (!sources) {
+      throw new ServeError(
+        'no_onnx_weights',
+        `${label} has no checkpoint (model.safetensors or pytorch_model.bin) to convert, which ` +
+          '`weights: checkpoint` asks for',
+        { ...details, weights },
+      );
+    }
+    if (!isConvertibleDtype(dtype)) {
+      throw new ServeError(
+        'invalid_config',
+        `${label} is converted from its checkpoint, which hubserve does in ${CONVERTIBLE_DTYPES.join(', ')}; ` +
+          `dtype ${dtype} needs a repo with ONNX weights for it`,
+        { ...details, dtype, convertible: CONVERTIBLE_DTYPES },
+      );
+    }
+    return { weights: 'checkpoint', files: sources.files, checkpoint: sources.checkpoint };
+  }
   if (missingOnnx.length > 0) {
     const available = availableDtypes(config, listing);
     const facts = { ...details, dtype, availableDtypes: available, missing: missingOnnx };
     if (!listing.some((f) => f.endsWith('.onnx'))) {
       throw new ServeError(
         'no_onnx_weights',
-        `${label} has no ONNX weights (.onnx files), which hubserve runs: use an ONNX export such as the ` +
-          `onnx-community/ or Xenova/ repos, or convert with optimum-cli export onnx`,
+        `${label} has no ONNX weights (.onnx files), which hubserve runs` +
+          (weights === 'onnx'
+            ? ' (`weights: onnx` rules out converting its checkpoint)'
+            : ', nor a checkpoint (model.safetensors, pytorch_model.bin) to convert') +
+          ': use an ONNX export such as the onnx-community/ or Xenova/ repos, or convert with ' +
+          'optimum-cli export onnx',
         facts,
       );
     }
@@ -121,7 +165,7 @@ export function neededFiles(
       { ...details, missing },
     );
   }
-  return files;
+  return { weights: 'onnx', files };
 }
 
 /**

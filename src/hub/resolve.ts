@@ -4,12 +4,26 @@ import { sep } from 'node:path';
 import { isServeError, ServeError } from '../errors.ts';
 import { cachedModel, type ResolvedModel } from './cache.ts';
 import { downloadModel, type DownloadProgress } from './download.ts';
-import { DTYPES, folderFiles, isDtype, neededFiles, readConfig, type Dtype } from './files.ts';
+import { type ConvertibleDtype, shardFiles } from '../convert/index.ts';
+import { convertedModel } from './converted.ts';
+import {
+  DTYPES,
+  folderFiles,
+  isDtype,
+  neededFiles,
+  readConfig,
+  type Dtype,
+  type WeightsMode,
+} from './files.ts';
 import type { HubSettings } from './settings.ts';
 import { parseModelSource } from './source.ts';
 
 export interface ResolveOptions {
   dtype: string;
+  /** ONNX weights, the checkpoint converted, or (auto, the default) ONNX where the repo has it. */
+  weights?: WeightsMode | undefined;
+  /** Called when a conversion starts (a converted model found in the cache calls nothing). */
+  onConvert?: (() => void) | undefined;
   settings: HubSettings;
   onProgress?: ((event: DownloadProgress) => void) | undefined;
   /**
@@ -25,7 +39,18 @@ export interface ResolveOptions {
  * the Hub cannot be reached, as huggingface_hub does.
  */
 export async function resolveModel(source: string, options: ResolveOptions): Promise<ResolvedModel> {
+  const model = await resolveFiles(source, options);
+  if (model.weights === 'onnx') return model;
+  return convertedModel(model, {
+    dtype: options.dtype as ConvertibleDtype, // neededFiles refused the others
+    convertedDir: options.settings.convertedDir,
+    onConvert: options.onConvert,
+  });
+}
+
+async function resolveFiles(source: string, options: ResolveOptions): Promise<ResolvedModel> {
   const { dtype, settings } = options;
+  const weights = options.weights ?? 'auto';
   if (!isDtype(dtype)) {
     throw new ServeError('invalid_config', `unknown dtype "${dtype}": use one of ${DTYPES.join(', ')}`, {
       dtype,
@@ -45,11 +70,11 @@ export async function resolveModel(source: string, options: ResolveOptions): Pro
         { source },
       );
     }
-    return localModel(source, parsed.path, dtype);
+    return localModel(source, parsed.path, dtype, weights);
   }
 
   const { repo, revision } = parsed;
-  if (settings.offline) return cachedModel(source, repo, revision, dtype, settings.cacheDir);
+  if (settings.offline) return cachedModel(source, repo, revision, dtype, settings.cacheDir, weights);
   if (settings.token !== undefined && !settings.token.startsWith('hf_')) {
     throw new ServeError(
       'invalid_config',
@@ -59,23 +84,33 @@ export async function resolveModel(source: string, options: ResolveOptions): Pro
     );
   }
   try {
-    return await downloadModel({ source, repo, revision, dtype, settings, onProgress: options.onProgress });
+    return await downloadModel({
+      source,
+      repo,
+      revision,
+      dtype,
+      weights,
+      settings,
+      onProgress: options.onProgress,
+    });
   } catch (error) {
     if (!isServeError(error) || error.code !== 'hub_unreachable') throw error;
-    return cachedModel(source, repo, revision, dtype, settings.cacheDir).catch((cacheError: unknown) => {
-      if (!isServeError(cacheError) || cacheError.code !== 'not_cached') throw cacheError;
-      throw new ServeError(
-        'hub_unreachable',
-        `${error.message}; and ${repo}@${revision} is not in the cache ${settings.cacheDir}` +
-          (Array.isArray(cacheError.details['missing'])
-            ? ` (missing ${cacheError.details['missing'].join(', ')})`
-            : '') +
-          `: check the network, a proxy or HF_ENDPOINT; or run \`hubserve pull ${source}\` where the Hub ` +
-          `is reachable and use that cache (HF_HUB_CACHE)`,
-        { ...cacheError.details, ...error.details },
-        { cause: error },
-      );
-    });
+    return cachedModel(source, repo, revision, dtype, settings.cacheDir, weights).catch(
+      (cacheError: unknown) => {
+        if (!isServeError(cacheError) || cacheError.code !== 'not_cached') throw cacheError;
+        throw new ServeError(
+          'hub_unreachable',
+          `${error.message}; and ${repo}@${revision} is not in the cache ${settings.cacheDir}` +
+            (Array.isArray(cacheError.details['missing'])
+              ? ` (missing ${cacheError.details['missing'].join(', ')})`
+              : '') +
+            `: check the network, a proxy or HF_ENDPOINT; or run \`hubserve pull ${source}\` where the Hub ` +
+            `is reachable and use that cache (HF_HUB_CACHE)`,
+          { ...cacheError.details, ...error.details },
+          { cause: error },
+        );
+      },
+    );
   }
 }
 
@@ -90,7 +125,12 @@ async function isInside(path: string, roots: readonly string[]): Promise<boolean
   return false;
 }
 
-async function localModel(source: string, path: string, dtype: Dtype): Promise<ResolvedModel> {
+async function localModel(
+  source: string,
+  path: string,
+  dtype: Dtype,
+  weights: WeightsMode,
+): Promise<ResolvedModel> {
   const listing = await folderFiles(path);
   if (listing.length === 0) {
     throw new ServeError(
@@ -107,6 +147,16 @@ async function localModel(source: string, path: string, dtype: Dtype): Promise<R
       { source, path },
     );
   }
-  const files = neededFiles(path, await readConfig(path, path), dtype, listing, { source, path });
-  return { source, kind: 'local', path, files };
+  const details = { source, path };
+  const plan = neededFiles(path, await readConfig(path, path), dtype, listing, details, weights);
+  const shards = plan.checkpoint ? shardFiles(path, plan.checkpoint) : [];
+  const missing = shards.filter((f) => !listing.includes(f));
+  if (missing.length > 0) {
+    throw new ServeError('bad_checkpoint', `${path}: ${plan.checkpoint?.file} names missing shards`, {
+      ...details,
+      missing,
+    });
+  }
+  const files = [...new Set([...plan.files, ...shards])].sort();
+  return { source, kind: 'local', path, files, weights: plan.weights };
 }

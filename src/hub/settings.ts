@@ -9,6 +9,8 @@ export interface HubSettings {
   endpoint: string;
   /** The Hugging Face hub cache (`models--org--name/{blobs,snapshots,refs}` folders). */
   cacheDir: string;
+  /** Where converted checkpoints are kept (HUBSERVE_CONVERTED_CACHE; default <HF_HOME>/hubserve/converted). */
+  convertedDir: string;
   token?: string;
   /** Never touch the network: models come from the cache only. */
   offline: boolean;
@@ -39,6 +41,7 @@ export function hubSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): HubSet
   return {
     endpoint: (get('HF_ENDPOINT') ?? DEFAULT_ENDPOINT).replace(/\/+$/, ''),
     cacheDir,
+    convertedDir: expandHome(get('HUBSERVE_CONVERTED_CACHE') ?? join(hfHome, 'hubserve', 'converted')),
     ...(token === undefined ? {} : { token }),
     offline: isTruthy(get('HF_HUB_OFFLINE') ?? get('TRANSFORMERS_OFFLINE')),
   };

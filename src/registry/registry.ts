@@ -1,5 +1,5 @@
-// The served models: each version's lifecycle (unloaded, resolving, downloading, loading, warming,
-// ready, failed, unloading), loaded at start or on its first request (concurrent first requests share one load),
+// The served models: each version's lifecycle (unloaded, resolving, downloading, converting, loading,
+// warming, ready, failed, unloading), loaded at start or on its first request (concurrent first requests share one load),
 // kept within a memory budget by unloading the least recently used idle models, and the one place
 // requests reach a model: by name (routed to a version, see routing.ts) or by a version's key. Versions
 // are added, reconfigured and removed while serving without failing a request. A model that fails
@@ -15,7 +15,13 @@ import {
   type SubmitOptions,
 } from '../scheduler/scheduler.ts';
 import { isServeError, ServeError } from '../errors.ts';
-import { type DownloadProgress, type HubSettings, resolveModel, type ResolvedModel } from '../hub/index.ts';
+import {
+  type ConversionInfo,
+  type DownloadProgress,
+  type HubSettings,
+  resolveModel,
+  type ResolvedModel,
+} from '../hub/index.ts';
 import { loadHandler } from '../tasks/handler.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 import { type Budget, type MemoryBudget, pickVictim } from './budget.ts';
@@ -42,6 +48,7 @@ export const MODEL_STATES = [
   'unloaded',
   'resolving',
   'downloading',
+  'converting',
   'loading',
   'warming',
   'ready',
@@ -75,6 +82,9 @@ export interface ServedModel {
   instances: number;
   revision?: string;
   commit?: string;
+  /** Where its weights came from: the repo's ONNX files, or its checkpoint converted. */
+  weights?: 'onnx' | 'checkpoint';
+  conversion?: ConversionInfo;
   info?: ModelInfo;
   /** Resident memory its load added to the process, measured (when a memory budget is set). */
   residentBytes?: number;
@@ -145,7 +155,14 @@ const ROOM_POLL_MS = 50;
 /** How long a removed or replaced version may take to finish its requests before it is stopped. */
 const RETIRE_WAIT_MS = 60_000;
 
-const LOADED: readonly ModelState[] = ['resolving', 'downloading', 'loading', 'warming', 'ready'];
+const LOADED: readonly ModelState[] = [
+  'resolving',
+  'downloading',
+  'converting',
+  'loading',
+  'warming',
+  'ready',
+];
 
 export class Registry {
   /** Every deployed version, by key. */
@@ -659,6 +676,8 @@ export class Registry {
     try {
       const resolved = await resolveModel(model.source, {
         dtype: view.dtype,
+        weights: model.weights,
+        onConvert: () => (view.state = 'converting'),
         settings: this.options.hub,
         onProgress: (event) => {
           if (event.type === 'start') view.state = 'downloading';
@@ -666,7 +685,12 @@ export class Registry {
         },
         localRoots: this.options.localRoots,
       });
-      Object.assign(view, { revision: resolved.revision, commit: resolved.commit });
+      Object.assign(view, {
+        revision: resolved.revision,
+        commit: resolved.commit,
+        weights: resolved.weights,
+        conversion: resolved.conversion,
+      });
       const handler = model.handler === undefined ? undefined : resolve(model.handler);
       entry.definitions = handler
         ? [await loadHandler(handler)]

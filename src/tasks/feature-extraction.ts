@@ -1,5 +1,6 @@
-// feature-extraction: sentence embeddings (mean or CLS pooling, normalized by default) or per-token
-// vectors.
+// feature-extraction: sentence embeddings (the model's own pooling where its graph has a
+// sentence_embedding output, as converted sentence-transformers folders do; else mean or CLS pooling;
+// normalized by default) or per-token vectors.
 import type { Tensor } from '@huggingface/transformers';
 import Type from 'typebox';
 import { asArray, encode, inChunks, textParameters, Texts } from './common.ts';
@@ -12,11 +13,14 @@ const l2 = (v: number[]): number[] => {
   return v.map((x) => x / norm);
 };
 
-/** Embeddings of texts: [texts][dims] when pooled, [texts][tokens][dims] when not. */
+/**
+ * Embeddings of texts: [texts][dims] when pooled, [texts][tokens][dims] when not. Without a pooling
+ * asked for, the model's sentence_embedding output when it has one, else mean pooling.
+ */
 export async function embed(
   model: ModelContext,
   texts: string[],
-  pooling: Pooling,
+  pooling: Pooling | undefined,
   normalize: boolean,
   truncate: boolean | undefined,
   cancelled?: () => boolean,
@@ -26,6 +30,11 @@ export async function embed(
     async (chunk) => {
       const encoded = encode(model, chunk, { truncate });
       const output = (await model.model(encoded)) as Record<string, Tensor | undefined>;
+      const sentences = output.sentence_embedding;
+      if (pooling === undefined && sentences) {
+        const pooled = sentences.tolist() as number[][];
+        return normalize ? pooled.map(l2) : pooled;
+      }
       const hidden = output.last_hidden_state ?? output.token_embeddings ?? output.logits;
       if (!hidden) throw new Error(`the model has none of last_hidden_state, token_embeddings, logits`);
       const states = hidden.tolist() as number[][][];
@@ -46,7 +55,11 @@ export async function embed(
 }
 
 export const poolingParameters = {
-  pooling: Type.Optional(Type.Enum(['mean', 'cls', 'none'], { description: 'Default mean.' })),
+  pooling: Type.Optional(
+    Type.Enum(['mean', 'cls', 'none'], {
+      description: "Default: the model's own (sentence-transformers' Pooling, converted), else mean.",
+    }),
+  ),
   normalize: Type.Optional(Type.Boolean({ description: 'Unit-length vectors (default true).' })),
 };
 
@@ -71,7 +84,7 @@ export default defineTask({
     const vectors = await embed(
       model,
       asArray(inputs),
-      parameters.pooling ?? 'mean',
+      parameters.pooling,
       parameters.normalize ?? true,
       parameters.truncate,
       stream?.cancelled,

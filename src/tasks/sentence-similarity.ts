@@ -25,7 +25,7 @@ export default defineTask({
     const [source, ...others] = (await embed(
       model,
       [source_sentence, ...sentences],
-      'mean',
+      undefined,
       true,
       parameters.truncate,
       stream?.cancelled,

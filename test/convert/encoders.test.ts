@@ -79,3 +79,25 @@ describe('encoder conversion against PyTorch', () => {
     });
   }
 });
+
+it('answers as torch.onnx.export of the same weights does', async () => {
+  const dir = join(FIXTURES, 'bert-sequence-classification');
+  const reference = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Reference;
+  const feeds = Object.fromEntries(
+    Object.entries(reference.inputs).map(([name, rows]) => [name, int64(rows)]),
+  );
+  const logits = async (path: string): Promise<Float32Array> => {
+    const session = await InferenceSession.create(path);
+    try {
+      return (await session.run(feeds))['logits']?.data as Float32Array;
+    } finally {
+      await session.release();
+    }
+  };
+  const ours = await logits(convert(dir).path);
+  const theirs = await logits(join(dir, 'torch-export.onnx'));
+  assert.equal(ours.length, theirs.length);
+  for (let i = 0; i < ours.length; i++) {
+    assert.ok(Math.abs((ours[i] as number) - (theirs[i] as number)) <= TOLERANCE, `logit ${i}`);
+  }
+});

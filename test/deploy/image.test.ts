@@ -199,7 +199,12 @@ describe('the container image', () => {
       for (const model of models) {
         const resolved = await resolveModel(model.source, {
           dtype: 'q8',
-          settings: { endpoint: hub.url, cacheDir: cache, offline: true },
+          settings: {
+            endpoint: hub.url,
+            cacheDir: cache,
+            convertedDir: join(cache, 'converted'),
+            offline: true,
+          },
         });
         assert.ok(existsSync(join(resolved.path, 'onnx', 'model_quantized.onnx')), `${model.source} baked`);
       }

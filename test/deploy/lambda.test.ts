@@ -67,7 +67,12 @@ describe('the Lambda handler', () => {
     });
     try {
       // As the image's build does: hubserve pull --dtype q8 sentiment, hubserve pull gpt2.
-      const settings = { endpoint: hub.url, cacheDir: cache, offline: false };
+      const settings = {
+        endpoint: hub.url,
+        cacheDir: cache,
+        convertedDir: join(cache, 'converted'),
+        offline: false,
+      };
       await pullModels([REPO], { dtype: 'q8', settings });
       await pullModels([GPT2], { dtype: 'fp32', settings });
     } finally {

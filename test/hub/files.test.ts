@@ -70,18 +70,45 @@ describe('selectFiles', () => {
 });
 
 describe('neededFiles', () => {
-  it('says when a repo has no ONNX weights at all, and where to find some', () => {
+  it('says when a repo has neither ONNX weights nor a checkpoint, and where to find some', () => {
     const error = throwsWith(
       () =>
-        neededFiles('org/pt-only@main', BERT, 'fp32', [...TOKENIZER, 'model.safetensors'], {
-          repo: 'org/pt-only',
+        neededFiles('org/tf-only@main', BERT, 'fp32', [...TOKENIZER, 'tf_model.h5'], {
+          repo: 'org/tf-only',
         }),
       'no_onnx_weights',
-      /org\/pt-only@main has no ONNX weights/,
+      /org\/tf-only@main has no ONNX weights/,
+      /nor a checkpoint/,
       /onnx-community\/ or Xenova\//,
-      /optimum-cli export onnx/,
     );
-    assert.equal(error.details['repo'], 'org/pt-only');
+    assert.equal(error.details['repo'], 'org/tf-only');
+  });
+
+  it('converts a checkpoint when the dtype has no ONNX graph, unless told not to', () => {
+    const listing = ['config.json', 'vocab.txt', 'model.safetensors', 'pytorch_model.bin', 'README.md'];
+    assert.deepEqual(neededFiles('m', BERT, 'fp32', listing, {}), {
+      weights: 'checkpoint',
+      files: ['config.json', 'model.safetensors', 'vocab.txt'],
+      checkpoint: { format: 'safetensors', file: 'model.safetensors' },
+    });
+    throwsWith(
+      () => neededFiles('m', BERT, 'fp32', listing, {}, 'onnx'),
+      'no_onnx_weights',
+      /`weights: onnx` rules out converting/,
+    );
+    throwsWith(
+      () => neededFiles('m', BERT, 'q4', listing, {}),
+      'invalid_config',
+      /hubserve does in fp32, fp16, q8; dtype q4 needs a repo with ONNX weights/,
+    );
+    const both = [...TOKENIZER, 'onnx/model.onnx', 'model.safetensors'];
+    assert.equal(neededFiles('m', BERT, 'fp32', both, {}).weights, 'onnx');
+    assert.deepEqual(neededFiles('m', BERT, 'fp32', both, {}, 'checkpoint').files, [
+      'config.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
   });
 
   it('lists the dtypes there are when the one asked for is missing', () => {

@@ -55,6 +55,7 @@ async function startHub(): Promise<MockHub> {
 const settingsFor = (hub: MockHub, extra: Partial<HubSettings> = {}): HubSettings => ({
   endpoint: hub.url,
   cacheDir: tempDir('hubserve-cache-'),
+  convertedDir: tempDir('hubserve-converted-'),
   offline: false,
   ...extra,
 });
@@ -89,6 +90,7 @@ describe('resolveModel from the Hub', () => {
       revision: 'main',
       commit,
       files: SENTIMENT_Q8,
+      weights: 'onnx',
     });
     assert.deepEqual(fileGets(hub), SENTIMENT_Q8);
     assert.equal(readFileSync(join(repoDir, 'refs', 'main'), 'utf8'), commit);
@@ -306,7 +308,12 @@ describe('resolveModel without the Hub', () => {
 });
 
 describe('resolveModel of a local folder', () => {
-  const settings: HubSettings = { endpoint: 'http://127.0.0.1:9', cacheDir: '/nonexistent', offline: false };
+  const settings: HubSettings = {
+    endpoint: 'http://127.0.0.1:9',
+    cacheDir: '/nonexistent',
+    convertedDir: tempDir('hubserve-converted-'),
+    offline: false,
+  };
 
   it('loads it in place', async () => {
     const path = testModelPath(SENTIMENT);
@@ -315,6 +322,7 @@ describe('resolveModel of a local folder', () => {
       kind: 'local',
       path,
       files: SENTIMENT_Q8,
+      weights: 'onnx',
     });
   });
 

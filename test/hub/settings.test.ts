@@ -13,8 +13,16 @@ describe('hubSettingsFromEnv', () => {
     assert.deepEqual(hubSettingsFromEnv(NO_TOKEN_FILE), {
       endpoint: 'https://huggingface.co',
       cacheDir: join(homedir(), '.cache', 'huggingface', 'hub'),
+      convertedDir: join(homedir(), '.cache', 'huggingface', 'hubserve', 'converted'),
       offline: false,
     });
+  });
+
+  it('keeps conversions beside the HF cache, not in it, or in HUBSERVE_CONVERTED_CACHE', () => {
+    const converted = (env: Record<string, string>) =>
+      hubSettingsFromEnv({ ...NO_TOKEN_FILE, ...env }).convertedDir;
+    assert.equal(converted({ HF_HOME: '/hf', HF_HUB_CACHE: '/hub-cache' }), '/hf/hubserve/converted');
+    assert.equal(converted({ HUBSERVE_CONVERTED_CACHE: '~/converted' }), join(homedir(), 'converted'));
   });
 
   it('puts the cache under XDG_CACHE_HOME, HF_HOME or HF_HUB_CACHE, the last winning', () => {

@@ -4,6 +4,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import protobuf from 'protobufjs';
+import { toFloat16 } from './float16.ts';
 import { ONNX_PROTO } from './proto.ts';
 
 const ModelProto = protobuf.parse(ONNX_PROTO).root.lookupType('onnx.ModelProto');
@@ -198,6 +199,96 @@ export class Graph {
   dimOf = (x: string, axis: number): string =>
     this.op('Shape', [x], { start: { i: axis }, end: { i: axis + 1 } });
 
+  /**
+   * Stores every float weight (not the scalar constants) as float16, cast back to float32 where it is
+   * used: half the file, the same graph and float32 arithmetic.
+   */
+  storeWeightsAsFloat16(): void {
+    const casts: Record<string, unknown>[] = [];
+    for (const w of this.initializers) {
+      if (w.dtype !== DType.float || elementCount(w.dims) < 2) continue;
+      const name = w.name;
+      const data = w.data;
+      Object.assign(w, {
+        name: `${name}_fp16`,
+        dtype: DType.float16,
+        data: () => toFloat16(resolve(data) as Float32Array),
+      });
+      casts.push({
+        opType: 'Cast',
+        domain: '',
+        name: this.fresh('node_Cast'),
+        input: [w.name],
+        output: [name],
+        attribute: [attribute('to', { i: DType.float })],
+      });
+    }
+    this.nodes.unshift(...casts);
+  }
+
+  /**
+   * Dynamic int8 quantization of the MatMuls whose right side is a float weight [k, n] of at least
+   * `minElements`: the weight stored as int8 with one scale per output column (symmetric, as
+   * ONNX Runtime's quantize_dynamic does per channel), the activations quantized at run time by
+   * ONNX Runtime's DynamicQuantizeMatMul. Returns the MatMuls replaced.
+   */
+  quantizeMatMulWeights(minElements = 1024): number {
+    const byName = new Map(this.initializers.map((w) => [w.name, w]));
+    const quantized = new Map<string, [string, string]>();
+    let replaced = 0;
+    for (const node of this.nodes) {
+      const inputs = node['input'] as string[];
+      const weight = node['opType'] === 'MatMul' ? byName.get(inputs[1] ?? '') : undefined;
+      if (!weight || weight.dtype !== DType.float || weight.dims.length !== 2) continue;
+      if (elementCount(weight.dims) < minElements) continue;
+      let names = quantized.get(weight.name);
+      if (!names) {
+        names = this.quantizedWeight(weight);
+        quantized.set(weight.name, names);
+      }
+      Object.assign(node, {
+        opType: 'DynamicQuantizeMatMul',
+        domain: MS_DOMAIN,
+        input: [inputs[0], ...names],
+      });
+      this.domains.add(MS_DOMAIN);
+      replaced++;
+    }
+    // The float weights only the replaced MatMuls used are not written.
+    const used = new Set(this.nodes.flatMap((n) => n['input'] as string[]));
+    const kept = this.initializers.filter((w) => !quantized.has(w.name) || used.has(w.name));
+    this.initializers.splice(0, this.initializers.length, ...kept);
+    return replaced;
+  }
+
+  /** int8 values and per-column scales of a [k, n] weight, as two lazily computed initializers. */
+  private quantizedWeight(weight: Initializer): [string, string] {
+    const [k, n] = weight.dims as [number, number];
+    let done: { values: Int8Array; scales: Float32Array } | undefined;
+    const compute = (): { values: Int8Array; scales: Float32Array } =>
+      quantizeColumns(resolve(weight.data) as Float32Array, k, n);
+    const values = `${weight.name}_int8`;
+    const scales = `${weight.name}_scale`;
+    const at = this.initializers.indexOf(weight);
+    // Written one after the other: the scales' read releases what the values' read computed.
+    this.initializers.splice(
+      at + 1,
+      0,
+      { name: values, dtype: DType.int8, dims: [k, n], data: () => (done = compute()).values },
+      {
+        name: scales,
+        dtype: DType.float,
+        dims: [n],
+        data: () => {
+          const result = (done ?? compute()).scales;
+          done = undefined;
+          return result;
+        },
+      },
+    );
+    return [values, scales];
+  }
+
   /** Serialized ModelProto (deterministic: same graph, same bytes), for models built in memory. */
   toBytes(opset = 17, docString = ''): Uint8Array {
     const header = this.header({ opset, producer: 'hubserve-testmodels', docString });
@@ -264,6 +355,26 @@ export class Graph {
       graph: { name: this.name, node: this.nodes, input: this.inputs, output: this.outputs },
     };
   }
+}
+
+/** Symmetric int8 per column of a row-major [k, n] matrix: scale = max |column| / 127. */
+function quantizeColumns(
+  values: Float32Array,
+  k: number,
+  n: number,
+): { values: Int8Array; scales: Float32Array } {
+  const scales = new Float32Array(n);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++)
+      scales[j] = Math.max(scales[j] as number, Math.abs(values[i * n + j] as number));
+  }
+  for (let j = 0; j < n; j++) scales[j] = (scales[j] as number) / 127 || 1;
+  const out = new Int8Array(k * n);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++)
+      out[i * n + j] = Math.round((values[i * n + j] as number) / (scales[j] as number));
+  }
+  return { values: out, scales };
 }
 
 const resolve = (data: WeightData): TensorData => (typeof data === 'function' ? data() : data);
