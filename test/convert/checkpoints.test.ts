@@ -84,6 +84,15 @@ describe('pytorch_model.bin reader', () => {
     });
   }
 
+  it('refuses a zip bomb before inflating it', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    assert.throws(
+      () => openPytorchCheckpoint([join(FIXTURES, 'bomb.bin')]),
+      refusedWith('bad_checkpoint', /inflates past its declared 64 bytes/),
+    );
+    assert.ok(process.memoryUsage().arrayBuffers - before < 16 * 2 ** 20, 'never inflated whole');
+  });
+
   it('refuses a file that is no checkpoint at all', () => {
     const path = join(scratch, 'not-a-checkpoint.bin');
     writeFileSync(path, Buffer.from('<html>404 Not Found</html>'.repeat(4)));

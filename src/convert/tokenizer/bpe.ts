@@ -2,6 +2,7 @@
 // convert_slow_tokenizer.GPT2Converter / RobertaConverter build them.
 import {
   badTokenizer,
+  clsSepTemplate,
   collectAddedTokens,
   configFlag,
   type Family,
@@ -11,6 +12,7 @@ import {
   type SpecialDefaults,
   templateProcessing,
   tokenId,
+  tokenizerJson,
   type TokenizerSource,
 } from './common.ts';
 
@@ -89,22 +91,7 @@ function byteLevel(style: 'roberta' | 'gpt2'): Family {
         const cls = requireSpecial(specials, 'cls_token', source.tokenizerClass);
         const sep = requireSpecial(specials, 'sep_token', source.tokenizerClass);
         // RobertaProcessing would give the second text type id 1; the slow tokenizer gives 0 throughout.
-        postProcessor = templateProcessing(
-          [
-            [cls, 0],
-            ['A', 0],
-            [sep, 0],
-          ],
-          [
-            [cls, 0],
-            ['A', 0],
-            [sep, 0],
-            [sep, 0],
-            ['B', 0],
-            [sep, 0],
-          ],
-          ids,
-        );
+        postProcessor = clsSepTemplate(cls, sep, 'double-sep', ids);
       } else {
         // GPT-2 adds nothing unless add_bos_token; a template (not the ByteLevel post-processor,
         // which transformers.js lets drop the second text) keeps pairs as a + b.
@@ -114,10 +101,7 @@ function byteLevel(style: 'roberta' | 'gpt2'): Family {
         postProcessor = templateProcessing([...bos, ['A', 0]], [...bos, ['A', 0], ['B', 1]], ids);
       }
       const unk = specials.tokens.unk_token?.content;
-      const tokenizer = {
-        version: '1.0',
-        truncation: null,
-        padding: null,
+      const tokenizer = tokenizerJson({
         added_tokens: added,
         normalizer: null,
         pre_tokenizer: {
@@ -141,7 +125,7 @@ function byteLevel(style: 'roberta' | 'gpt2'): Family {
           vocab: Object.fromEntries(vocab),
           merges,
         },
-      };
+      });
       return { tokenizer, config };
     },
   };

@@ -239,6 +239,23 @@ export function tokenId(
   return id;
 }
 
+/** tokenizer.json's parts; every one must be present (null for none), or the Tokenizer throws. */
+export interface TokenizerParts {
+  added_tokens: AddedToken[];
+  normalizer: Record<string, unknown> | null;
+  pre_tokenizer: Record<string, unknown> | null;
+  post_processor: Record<string, unknown> | null;
+  decoder: Record<string, unknown> | null;
+  model: Record<string, unknown>;
+}
+
+export const tokenizerJson = (parts: TokenizerParts): Record<string, unknown> => ({
+  version: '1.0',
+  truncation: null,
+  padding: null,
+  ...parts,
+});
+
 export type TemplatePiece =
   { SpecialToken: { id: string; type_id: number } } | { Sequence: { id: 'A' | 'B'; type_id: number } };
 
@@ -263,6 +280,35 @@ export function templateProcessing(
     pair: pair.map(piece),
     special_tokens: Object.fromEntries(specials.map((id) => [id, { id, ids: [ids(id)], tokens: [id] }])),
   };
+}
+
+/**
+ * `cls A sep` for one text and, for two, BERT's `cls A sep B sep` (B and its sep with type id 1)
+ * or RoBERTa's `cls A sep sep B sep` (all type 0, as every fairseq-style slow tokenizer gives).
+ */
+export function clsSepTemplate(
+  cls: string,
+  sep: string,
+  pair: 'bert' | 'double-sep',
+  ids: (token: string) => number,
+): Record<string, unknown> {
+  const single: [string, number][] = [
+    [cls, 0],
+    ['A', 0],
+    [sep, 0],
+  ];
+  const second: [string, number][] =
+    pair === 'bert'
+      ? [
+          ['B', 1],
+          [sep, 1],
+        ]
+      : [
+          [sep, 0],
+          ['B', 0],
+          [sep, 0],
+        ];
+  return templateProcessing(single, [...single, ...second], ids);
 }
 
 /** The special token a family's post-processor needs, or a bad_tokenizer naming it. */

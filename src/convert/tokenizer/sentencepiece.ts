@@ -5,13 +5,15 @@ import protobuf from 'protobufjs';
 import {
   type AddedToken,
   badTokenizer,
+  clsSepTemplate,
   collectAddedTokens,
   type Family,
+  plainFlags,
   readBytes,
   requireSpecial,
   type SpecialDefaults,
-  templateProcessing,
   tokenId,
+  tokenizerJson,
   type TokenizerSource,
 } from './common.ts';
 
@@ -195,15 +197,7 @@ function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
       const added: AddedToken[] = collectAddedTokens(source, specials, vocab, vocabList.length);
       if (style === 'camembert' && !added.some((t) => t.content === '<unk>NOTUSED')) {
         // CamembertTokenizer.__init__ always holds <unk>NOTUSED as an added token at id 4.
-        added.push({
-          id: 4,
-          content: '<unk>NOTUSED',
-          single_word: false,
-          lstrip: false,
-          rstrip: false,
-          normalized: false,
-          special: true,
-        });
+        added.push({ id: 4, ...plainFlags('<unk>NOTUSED', true) });
         added.sort((a, b) => a.id - b.id);
       }
       // SpmConverter makes control pieces special added tokens and user-defined ones plain added
@@ -213,15 +207,7 @@ function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
       model.pieces.forEach((p, i) => {
         if (p.type !== PieceType.CONTROL || added.some((t) => t.content === p.piece)) return;
         const id = vocab.get(p.piece) ?? i + offset;
-        added.push({
-          id,
-          content: p.piece,
-          single_word: false,
-          lstrip: false,
-          rstrip: false,
-          normalized: false,
-          special: true,
-        });
+        added.push({ id, ...plainFlags(p.piece, true) });
       });
       added.sort((a, b) => a.id - b.id);
 
@@ -232,32 +218,14 @@ function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
       const unkId = vocab.get(unk);
       if (unkId === undefined) throw badTokenizer(`the vocabulary has no ${unk}`, {});
       const prepend = model.addDummyPrefix ? 'always' : 'never';
-      const tokenizer = {
-        version: '1.0',
-        truncation: null,
-        padding: null,
+      const tokenizer = tokenizerJson({
         added_tokens: added,
         normalizer: normalizer(model),
         pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: prepend, split: true },
-        post_processor: templateProcessing(
-          [
-            [cls, 0],
-            ['A', 0],
-            [sep, 0],
-          ],
-          [
-            [cls, 0],
-            ['A', 0],
-            [sep, 0],
-            [sep, 0],
-            ['B', 0],
-            [sep, 0],
-          ],
-          ids,
-        ),
+        post_processor: clsSepTemplate(cls, sep, 'double-sep', ids),
         decoder: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: prepend, split: true },
         model: { type: 'Unigram', unk_id: unkId, vocab: vocabList, byte_fallback: false },
-      };
+      });
       return { tokenizer, config: {} };
     },
   };

@@ -4,14 +4,16 @@
 import {
   type AddedToken,
   badTokenizer,
+  clsSepTemplate,
   collectAddedTokens,
   configFlag,
   type Family,
+  plainFlags,
   readText,
   requireSpecial,
   type SpecialDefaults,
-  templateProcessing,
   tokenId,
+  tokenizerJson,
 } from './common.ts';
 
 const BERT_SPECIALS: SpecialDefaults = {
@@ -99,15 +101,7 @@ function wordPiece(style: 'bert' | 'mpnet'): Family {
       for (const word of neverSplit(config)) {
         const id = vocab.get(word);
         if (id === undefined || taken.has(word) || (lowercase && word !== word.toLowerCase())) continue;
-        added.push({
-          id,
-          content: word,
-          single_word: false,
-          lstrip: false,
-          rstrip: false,
-          normalized: true,
-          special: false,
-        });
+        added.push({ id, ...plainFlags(word, false) });
         taken.add(word);
       }
       added.sort((a, b) => a.id - b.id);
@@ -124,31 +118,12 @@ function wordPiece(style: 'bert' | 'mpnet'): Family {
         strip_accents: stripAccents,
         lowercase,
       };
-      const typeB = style === 'bert' ? 1 : 0;
-      const pairMiddle: [string, number][] =
-        style === 'bert'
-          ? [[sep, 0]]
-          : [
-              [sep, 0],
-              [sep, 0],
-            ];
-      const tokenizer = {
-        version: '1.0',
-        truncation: null,
-        padding: null,
+      const tokenizer = tokenizerJson({
         added_tokens: added,
         // BasicTokenizer NFC-composes the text after cleaning it; the fast BertNormalizer does not.
         normalizer: basic ? { type: 'Sequence', normalizers: [{ type: 'NFC' }, bertNormalizer] } : null,
         pre_tokenizer: basic ? bertPreTokenizer(chinese) : { type: 'WhitespaceSplit' },
-        post_processor: templateProcessing(
-          [
-            [cls, 0],
-            ['A', 0],
-            [sep, 0],
-          ],
-          [[cls, 0], ['A', 0], ...pairMiddle, ['B', typeB], [sep, typeB]],
-          ids,
-        ),
+        post_processor: clsSepTemplate(cls, sep, style === 'bert' ? 'bert' : 'double-sep', ids),
         decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
         model: {
           type: 'WordPiece',
@@ -157,7 +132,7 @@ function wordPiece(style: 'bert' | 'mpnet'): Family {
           max_input_chars_per_word: 100,
           vocab: Object.fromEntries(modelVocab),
         },
-      };
+      });
       return {
         tokenizer,
         config: { do_lower_case: lowercase, strip_accents: stripAccents, tokenize_chinese_chars: chinese },
