@@ -1,6 +1,7 @@
 // The layers encoder architectures are built from, as ONNX subgraphs over a checkpoint's weights:
 // linear, LayerNorm, activations, multi-head self-attention and the post-LayerNorm transformer block.
-// Written in the op patterns ONNX Runtime fuses (Gelu, LayerNormalization, MatMul + Add).
+// Attention and residual + LayerNorm are ONNX Runtime's fused kernels (com.microsoft Attention,
+// SkipLayerNormalization), the rest in the op patterns it fuses itself (Gelu, MatMul + Add).
 import { ServeError } from '../errors.ts';
 import { DType, type Graph } from './onnx/graph.ts';
 import type { Weights } from './weights.ts';
@@ -13,35 +14,53 @@ export interface Builder {
 /** The sequence axes every input and per-token output has. */
 export const SEQ_DIMS = ['batch_size', 'sequence_length'] as const;
 
-/** Added to the scores of masked positions: the float32 minimum, as transformers does. */
-const MASKED = -3.4028234663852886e38;
-
-/** y = x Wᵀ + b for a torch Linear called `name` (`name.weight` [out, in], `name.bias` [out]). */
-export function linear(b: Builder, name: string, x: string, inDim: number, outDim: number): string {
-  const { g, w } = b;
-  const weight = g.weight(
+/** x Wᵀ for the weight of a torch Linear called `name` (`name.weight` [out, in]). */
+function project(b: Builder, name: string, x: string, inDim: number, outDim: number): string {
+  const weight = b.g.weight(
     `${name}.weight`,
     DType.float,
     [inDim, outDim],
-    w.transposed(`${name}.weight`, outDim, inDim),
+    b.w.transposed(`${name}.weight`, outDim, inDim),
   );
-  return g.add(
-    g.matmul(x, weight),
-    g.weight(`${name}.bias`, DType.float, [outDim], w.tensor(`${name}.bias`, [outDim])),
-  );
+  return b.g.matmul(x, weight);
 }
 
+const biasOf = (b: Builder, name: string, dim: number): string =>
+  b.g.weight(`${name}.bias`, DType.float, [dim], b.w.tensor(`${name}.bias`, [dim]));
+
+/** y = x Wᵀ + b for a torch Linear called `name` (`name.weight` [out, in], `name.bias` [out]). */
+export function linear(b: Builder, name: string, x: string, inDim: number, outDim: number): string {
+  return b.g.add(project(b, name, x, inDim, outDim), biasOf(b, name, outDim));
+}
+
+const normWeights = (b: Builder, name: string, dim: number): [string, string] => [
+  b.g.weight(`${name}.weight`, DType.float, [dim], b.w.tensor(`${name}.weight`, [dim])),
+  biasOf(b, name, dim),
+];
+
 export function layerNorm(b: Builder, name: string, x: string, dim: number, eps: number): string {
-  const { g, w } = b;
-  return g.op(
-    'LayerNormalization',
-    [
-      x,
-      g.weight(`${name}.weight`, DType.float, [dim], w.tensor(`${name}.weight`, [dim])),
-      g.weight(`${name}.bias`, DType.float, [dim], w.tensor(`${name}.bias`, [dim])),
-    ],
-    { axis: { i: -1 }, epsilon: { f: eps } },
-  );
+  return b.g.op('LayerNormalization', [x, ...normWeights(b, name, dim)], {
+    axis: { i: -1 },
+    epsilon: { f: eps },
+  });
+}
+
+/**
+ * LayerNorm `norm` of (x Wᵀ + b) + residual, for the Linear `name`: the end of a post-LayerNorm
+ * sub-block, as one of ONNX Runtime's fused SkipLayerNormalization kernels.
+ */
+function residualLayerNorm(
+  b: Builder,
+  name: string,
+  norm: string,
+  x: string,
+  residual: string,
+  inDim: number,
+  outDim: number,
+  eps: number,
+): string {
+  const inputs = [project(b, name, x, inDim, outDim), residual, ...normWeights(b, norm, outDim)];
+  return b.g.msOp('SkipLayerNormalization', [...inputs, biasOf(b, name, outDim)], { epsilon: { f: eps } });
 }
 
 /** A [rows, width] table (embeddings) looked up by int64 ids. */
@@ -95,9 +114,9 @@ export function activation(g: Graph, x: string, name: string): string {
   }
 }
 
-/** attention_mask [b, s] (int64, 1 = attend) -> additive scores bias [b, 1, 1, s]. */
-export function additiveMask(g: Graph, mask: string): string {
-  return g.unsqueeze(g.mul(g.sub(g.f32([1]), g.toFloat(mask)), g.f32([MASKED])), [1, 2]);
+/** attention_mask [b, s] (int64, 1 = attend) as ONNX Runtime's Attention takes it (int32). */
+export function attentionMask(g: Graph, mask: string): string {
+  return g.op('Cast', [mask], { to: { i: DType.int32 } });
 }
 
 /** 0, 1, ..., s-1 for the sequence axis of ids [b, s] -> [s]. */
@@ -129,19 +148,37 @@ export interface AttentionShape {
   heads: number;
 }
 
+/** Row-major [rows, width_i] matrices side by side -> [rows, Σ width_i]. */
+function sideBySide(parts: readonly Float32Array[], rows: number): Float32Array {
+  const widths = parts.map((p) => p.length / rows);
+  const total = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(rows * total);
+  for (let r = 0; r < rows; r++) {
+    let at = r * total;
+    for (const [i, part] of parts.entries()) {
+      const width = widths[i] as number;
+      out.set(part.subarray(r * width, (r + 1) * width), at);
+      at += width;
+    }
+  }
+  return out;
+}
+
 /**
- * softmax(q kᵀ / √d + mask [+ bias]) v over `heads` heads, then the output projection. `bias` is added
- * to the scores of every head ([1 or b, heads, s, s]), as MPNet's relative position bias is.
+ * softmax(q kᵀ / √d [+ bias] + mask) v over `heads` heads (before the output projection), as ONNX
+ * Runtime's fused Attention kernel (com.microsoft) runs it: q, k and v packed into one [hidden,
+ * 3 hidden] weight (one GEMM), masked positions never attended. `bias` is added to the scores of
+ * every head ([1 or b, heads, s, s]), as MPNet's relative position bias is.
  */
-export function selfAttention(
+function selfAttention(
   b: Builder,
   x: string,
-  maskBias: string,
+  mask: string,
   names: AttentionNames,
   { hidden, heads }: AttentionShape,
   bias?: string,
 ): string {
-  const { g } = b;
+  const { g, w } = b;
   if (hidden % heads !== 0) {
     throw new ServeError(
       'bad_checkpoint',
@@ -152,17 +189,23 @@ export function selfAttention(
       },
     );
   }
-  const headDim = hidden / heads;
-  const split = (t: string, perm: readonly number[]): string =>
-    g.transpose(g.reshape(t, [0, 0, heads, headDim]), perm);
-  const q = split(linear(b, names.query, x, hidden, hidden), [0, 2, 1, 3]);
-  const k = split(linear(b, names.key, x, hidden, hidden), [0, 2, 3, 1]);
-  const v = split(linear(b, names.value, x, hidden, hidden), [0, 2, 1, 3]);
-  let scores = g.div(g.matmul(q, k), g.f32([Math.sqrt(headDim)]));
-  if (bias) scores = g.add(scores, bias);
-  scores = g.add(scores, maskBias);
-  const context = g.reshape(g.transpose(g.matmul(g.softmax(scores), v), [0, 2, 1, 3]), [0, 0, hidden]);
-  return linear(b, names.output, context, hidden, hidden);
+  const projections = [names.query, names.key, names.value];
+  const weights = projections.map((name) => w.transposed(`${name}.weight`, hidden, hidden));
+  const biases = projections.map((name) => w.tensor(`${name}.bias`, [hidden]));
+  const packedWeight = g.weight(`${names.query}.qkv.weight`, DType.float, [hidden, 3 * hidden], () =>
+    sideBySide(
+      weights.map((read) => read()),
+      hidden,
+    ),
+  );
+  const packedBias = g.weight(`${names.query}.qkv.bias`, DType.float, [3 * hidden], () =>
+    sideBySide(
+      biases.map((read) => read()),
+      1,
+    ),
+  );
+  const inputs = [x, packedWeight, packedBias, mask, ...(bias ? ['', bias] : [])];
+  return g.msOp('Attention', inputs, { num_heads: { i: heads } });
 }
 
 export interface BlockNames {
@@ -183,19 +226,23 @@ export interface BlockShape extends AttentionShape {
 export function postNormBlock(
   b: Builder,
   x: string,
-  maskBias: string,
+  mask: string,
   names: BlockNames,
   shape: BlockShape,
   bias?: string,
 ): string {
-  const { g } = b;
-  const attended = selfAttention(b, x, maskBias, names.attention, shape, bias);
-  const h = layerNorm(b, names.attentionNorm, g.add(attended, x), shape.hidden, shape.eps);
-  const inner = activation(
-    g,
-    linear(b, names.intermediate, h, shape.hidden, shape.intermediate),
-    shape.activation,
+  const { hidden, intermediate, eps } = shape;
+  const context = selfAttention(b, x, mask, names.attention, shape, bias);
+  const h = residualLayerNorm(
+    b,
+    names.attention.output,
+    names.attentionNorm,
+    context,
+    x,
+    hidden,
+    hidden,
+    eps,
   );
-  const out = linear(b, names.output, inner, shape.intermediate, shape.hidden);
-  return layerNorm(b, names.outputNorm, g.add(out, h), shape.hidden, shape.eps);
+  const inner = activation(b.g, linear(b, names.intermediate, h, hidden, intermediate), shape.activation);
+  return residualLayerNorm(b, names.output, names.outputNorm, inner, h, intermediate, hidden, eps);
 }

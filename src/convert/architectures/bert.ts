@@ -4,7 +4,7 @@
 import { ServeError } from '../../errors.ts';
 import {
   activation,
-  additiveMask,
+  attentionMask,
   arange,
   type Builder,
   embedding,
@@ -82,14 +82,14 @@ export function bertEmbeddings(
 /** BERT's encoder: `encoder.layer.{i}` blocks over the embeddings. */
 export function bertEncoder(b: Builder, config: Config, x: string, mask: string): string {
   const shape = bertShape(config);
-  const maskBias = additiveMask(b.g, mask);
+  const attending = attentionMask(b.g, mask);
   const p = `${b.w.bodyPrefix}encoder.layer`;
   for (let i = 0; i < shape.layers; i++) {
     const l = `${p}.${i}`;
     x = postNormBlock(
       b,
       x,
-      maskBias,
+      attending,
       {
         attention: {
           query: `${l}.attention.self.query`,

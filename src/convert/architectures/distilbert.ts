@@ -5,7 +5,7 @@
 // -> vocab_projector (tied).
 import {
   activation,
-  additiveMask,
+  attentionMask,
   arange,
   embedding,
   firstToken,
@@ -36,7 +36,7 @@ export const distilbert: Architecture = {
       dim,
     );
     let x = layerNorm(b, `${p}embeddings.LayerNorm`, g.add(words, positions), dim, EPS);
-    const maskBias = additiveMask(g, inputs.mask);
+    const attending = attentionMask(g, inputs.mask);
     const shape = {
       hidden: dim,
       heads: num(config, 'n_heads'),
@@ -49,7 +49,7 @@ export const distilbert: Architecture = {
       x = postNormBlock(
         b,
         x,
-        maskBias,
+        attending,
         {
           attention: {
             query: `${l}.attention.q_lin`,

@@ -7,7 +7,7 @@ import {
   layerNorm,
   paddedPositions,
   postNormBlock,
-  additiveMask,
+  attentionMask,
 } from '../layers.ts';
 import { DType } from '../onnx/graph.ts';
 import { type Architecture, type Config, num } from './architecture.ts';
@@ -81,13 +81,13 @@ function mpnetBody(b: Builder, config: Config, ids: string, mask: string): strin
     num(config, 'relative_attention_num_buckets', NUM_BUCKETS),
     maxPositions,
   );
-  const maskBias = additiveMask(g, mask);
+  const attending = attentionMask(g, mask);
   for (let i = 0; i < shape.layers; i++) {
     const l = `${p}encoder.layer.${i}`;
     x = postNormBlock(
       b,
       x,
-      maskBias,
+      attending,
       {
         attention: {
           query: `${l}.attention.attn.q`,

@@ -227,34 +227,61 @@ export class Graph {
   }
 
   /**
-   * Dynamic int8 quantization of the MatMuls whose right side is a float weight [k, n] of at least
-   * `minElements`: the weight stored as int8 with one scale per output column (symmetric, as
-   * ONNX Runtime's quantize_dynamic does per channel), the activations quantized at run time by
-   * ONNX Runtime's DynamicQuantizeMatMul. Returns the MatMuls replaced.
+   * Dynamic int8 quantization of the MatMuls (and fused Attentions) whose weight is a float [k, n] of
+   * at least `minElements`: the weight stored as int8 with one scale per output column (symmetric,
+   * as ONNX Runtime's quantize_dynamic does per channel), the activations quantized at run time.
+   * MatMul becomes DynamicQuantizeMatMul; Attention becomes DynamicQuantizeLinear + QAttention,
+   * except with an attention bias, which QAttention does not take. Returns the nodes replaced.
    */
   quantizeMatMulWeights(minElements = 1024): number {
     const byName = new Map(this.initializers.map((w) => [w.name, w]));
     const quantized = new Map<string, [string, string]>();
-    let replaced = 0;
-    for (const node of this.nodes) {
-      const inputs = node['input'] as string[];
-      const weight = node['opType'] === 'MatMul' ? byName.get(inputs[1] ?? '') : undefined;
-      if (!weight || weight.dtype !== DType.float || weight.dims.length !== 2) continue;
-      if (elementCount(weight.dims) < minElements) continue;
+    const quantize = (weight: Initializer): [string, string] => {
       let names = quantized.get(weight.name);
       if (!names) {
         names = this.quantizedWeight(weight);
         quantized.set(weight.name, names);
       }
-      Object.assign(node, {
-        opType: 'DynamicQuantizeMatMul',
-        domain: MS_DOMAIN,
-        input: [inputs[0], ...names],
-      });
+      return names;
+    };
+    let replaced = 0;
+    for (const [at, node] of [...this.nodes.entries()].reverse()) {
+      const inputs = node['input'] as string[];
+      const opType = node['opType'];
+      const attention = opType === 'Attention' && node['domain'] === MS_DOMAIN && inputs.length <= 4;
+      if (opType !== 'MatMul' && !attention) continue;
+      const weight = byName.get(inputs[1] ?? '');
+      if (!weight || weight.dtype !== DType.float || weight.dims.length !== 2) continue;
+      if (elementCount(weight.dims) < minElements) continue;
+      const [values, scales] = quantize(weight);
+      if (opType === 'MatMul') {
+        Object.assign(node, {
+          opType: 'DynamicQuantizeMatMul',
+          domain: MS_DOMAIN,
+          input: [inputs[0], values, scales],
+        });
+      } else {
+        const [x, , bias, mask] = inputs as [string, string, string, string?];
+        const q = [`${x}_uint8`, `${x}_scale`, `${x}_zero_point`].map((name) => this.fresh(name));
+        const dynamic = {
+          opType: 'DynamicQuantizeLinear',
+          domain: '',
+          name: this.fresh('node_DynamicQuantizeLinear'),
+          input: [x],
+          output: q,
+          attribute: [],
+        };
+        const [xq, xScale, xZero] = q as [string, string, string];
+        Object.assign(node, {
+          opType: 'QAttention',
+          input: [xq, values, bias, xScale, scales, mask ?? '', xZero],
+        });
+        this.nodes.splice(at, 0, dynamic);
+      }
       this.domains.add(MS_DOMAIN);
       replaced++;
     }
-    // The float weights only the replaced MatMuls used are not written.
+    // The float weights only the replaced nodes used are not written.
     const used = new Set(this.nodes.flatMap((n) => n['input'] as string[]));
     const kept = this.initializers.filter((w) => !quantized.has(w.name) || used.has(w.name));
     this.initializers.splice(0, this.initializers.length, ...kept);
