@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { checkpointFiles, openCheckpoint } from '../../src/convert/checkpoint/index.ts';
 import { openPytorchCheckpoint } from '../../src/convert/checkpoint/pytorch.ts';
 import { openSafetensors } from '../../src/convert/checkpoint/safetensors.ts';
-import { isServeError } from '../../src/errors.ts';
+import { refusedWith } from '../support/errors.ts';
 
 const FIXTURES = new URL('../fixtures/checkpoints/', import.meta.url).pathname;
 /** tools/fixtures/checkpoints.py: the unsafe pickles would create this file if they ever ran. */
@@ -17,15 +17,6 @@ const MARKER = '/tmp/hubserve-pwned-marker';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hubserve-checkpoints-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-
-const refusedWith =
-  (code: string, text?: RegExp) =>
-  (error: unknown): boolean => {
-    assert.ok(isServeError(error), `a ServeError, not ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (text) assert.match(error.message, text);
-    return true;
-  };
 
 interface SafetensorsTensor {
   dtype: string;

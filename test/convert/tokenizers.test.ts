@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { convertTokenizer, tokenizerSourceFiles } from '../../src/convert/tokenizer/index.ts';
-import { isServeError } from '../../src/errors.ts';
+import { refusedWith } from '../support/errors.ts';
 
 env.allowRemoteModels = false;
 env.useFSCache = false;
@@ -52,15 +52,6 @@ function convertCase(name: string): { folder: string; tokenizerConfig: Record<st
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(converted.tokenizerConfig));
   return { folder, tokenizerConfig: converted.tokenizerConfig };
 }
-
-const refusedWith =
-  (code: string, text?: RegExp) =>
-  (error: unknown): boolean => {
-    assert.ok(isServeError(error), `a ServeError, not ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    if (text) assert.match(error.message, text);
-    return true;
-  };
 
 const CASES = readdirSync(FIXTURES).filter((name) => existsSync(join(FIXTURES, name, 'reference.json')));
 

@@ -11,9 +11,8 @@ import {
 } from '../layers.ts';
 import { DType } from '../onnx/graph.ts';
 import { type Architecture, type Config, num } from './architecture.ts';
-import { bert, bertShape } from './bert.ts';
-import { firstTokenClassifier } from './heads.ts';
-import { robertaLmHead } from './roberta.ts';
+import { bertShape } from './bert.ts';
+import { roberta } from './roberta.ts';
 
 /** MPNetEmbeddings hard-codes it, whatever config.pad_token_id says. */
 const PADDING_IDX = 1;
@@ -114,15 +113,6 @@ export const mpnet: Architecture = {
   hiddenSize: (config) => num(config, 'hidden_size'),
   optionalBody: [/^pooler\./],
   body: (b, config, inputs) => mpnetBody(b, config, inputs.ids, inputs.mask),
-  head(b, config, head, hidden) {
-    const shape = bertShape(config);
-    switch (head) {
-      case 'sequence-classification':
-        return firstTokenClassifier(b, config, hidden, shape.hidden, (x) => b.g.op('Tanh', [x]));
-      case 'masked-lm':
-        return robertaLmHead(b, hidden, shape.hidden, shape.vocab, shape.eps);
-      default:
-        return bert.head(b, config, head, hidden);
-    }
-  },
+  // RoBERTa's heads, by the same names.
+  head: (b, config, head, hidden) => roberta.head(b, config, head, hidden),
 };

@@ -6,8 +6,8 @@ import { type Architecture, num } from './architecture.ts';
 import { bert, bertEmbeddings, bertEncoder, bertShape } from './bert.ts';
 import { firstTokenClassifier, tiedDecoder } from './heads.ts';
 
-/** `lm_head.dense` -> gelu -> `lm_head.layer_norm` -> tied decoder (RoBERTa and MPNet). */
-export function robertaLmHead(b: Builder, hidden: string, width: number, vocab: number, eps: number) {
+/** `lm_head.dense` -> gelu -> `lm_head.layer_norm` -> tied decoder. */
+function robertaLmHead(b: Builder, hidden: string, width: number, vocab: number, eps: number) {
   const x = layerNorm(
     b,
     'lm_head.layer_norm',

@@ -2,13 +2,14 @@
 // dict, pickled) and one `<prefix>/data/<key>` entry per storage. The pickle is interpreted by a
 // restricted unpickler that runs nothing (pickle.ts); every tensor must lie inside its storage, and
 // its bytes are read from disk only when asked for. Several files are the shards of one checkpoint.
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ServeError } from '../../errors.ts';
 import { BYTES_PER_ELEMENT, type Checkpoint, type TensorEntry } from './checkpoint.ts';
 import { toFloat32 } from './dtypes.ts';
 import { PyDict, TensorRef, unpickle, type Value } from './pickle.ts';
-import { badZip, readExactly, ZipArchive, type ZipEntry } from './zip.ts';
+import { badCheckpoint, openShards, readExactly } from './files.ts';
+import { ZipArchive, type ZipEntry } from './zip.ts';
 
 /** data.pkl is read whole; real ones are KBs to a few MBs. */
 export const MAX_PICKLE_BYTES = 64 * 2 ** 20;
@@ -32,7 +33,7 @@ interface Located extends TensorEntry {
 }
 
 function bad(label: string, message: string, details: Record<string, unknown> = {}): ServeError {
-  return badZip(label, message, details);
+  return badCheckpoint(label, message, details);
 }
 
 function unsupported(label: string, message: string, details: Record<string, unknown> = {}): ServeError {
@@ -241,40 +242,5 @@ function values(tensor: Located): Float32Array {
  * `bad_checkpoint` for a file that lies or is damaged.
  */
 export function openPytorchCheckpoint(files: readonly string[]): Checkpoint {
-  const fds: number[] = [];
-  const located = new Map<string, Located & { file: string }>();
-  try {
-    for (const file of files) {
-      const fd = openSync(file, 'r');
-      fds.push(fd);
-      for (const [name, tensor] of readFile(fd, file)) {
-        const other = located.get(name);
-        if (other) {
-          throw bad(basename(file), `tensor ${name} is also in ${basename(other.file)}`, {
-            tensor: name,
-            otherFile: basename(other.file),
-          });
-        }
-        located.set(name, { ...tensor, file });
-      }
-    }
-  } catch (error) {
-    for (const fd of fds) closeSync(fd);
-    throw error;
-  }
-  let open = true;
-  return {
-    format: 'pytorch',
-    tensors: new Map([...located].map(([name, { dtype, shape }]) => [name, { dtype, shape }])),
-    readFloat32(name: string): Float32Array {
-      const tensor = located.get(name);
-      if (!open || !tensor) throw new Error(`no tensor ${name} to read${open ? '' : ': checkpoint closed'}`);
-      return values(tensor);
-    },
-    close(): void {
-      if (!open) return;
-      open = false;
-      for (const fd of fds) closeSync(fd);
-    },
-  };
+  return openShards('pytorch', files, readFile, values);
 }

@@ -2,11 +2,12 @@
 // header {name: {dtype, shape, data_offsets}}, then the raw little-endian bytes. The header is untrusted:
 // its length is bounded before it is read, and every tensor must lie inside the file, fit its dtype and
 // shape exactly, and overlap no other. Values are read from disk one tensor at a time.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ServeError } from '../../errors.ts';
+import type { ServeError } from '../../errors.ts';
 import { BYTES_PER_ELEMENT, type Checkpoint, type StoredDtype, type TensorEntry } from './checkpoint.ts';
 import { toFloat32 } from './dtypes.ts';
+import { badCheckpoint, openShards, readExactly } from './files.ts';
 
 /** The format's own limit on the header (safetensors refuses larger ones too). */
 export const MAX_HEADER_BYTES = 100 * 2 ** 20;
@@ -25,29 +26,14 @@ const isDtype = (value: unknown): value is StoredDtype =>
 const isCount = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
-function bad(file: string, message: string, details: Record<string, unknown> = {}): ServeError {
-  return new ServeError('bad_checkpoint', `${basename(file)}: ${message}`, {
-    file: basename(file),
-    ...details,
-  });
-}
-
-function readExactly(fd: number, length: number, position: number, file: string): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, bytes, done, length - done, position + done);
-    if (n === 0) throw bad(file, `file ends at byte ${position + done}, ${length - done} bytes early`);
-    done += n;
-  }
-  return bytes;
-}
+const bad = (file: string, message: string, details: Record<string, unknown> = {}): ServeError =>
+  badCheckpoint(basename(file), message, details);
 
 /** Parses and checks one file's header; the tensors keep `fd` for reading. */
 function readHeader(fd: number, file: string): Map<string, Located> {
   const size = fstatSync(fd).size;
   if (size < 8) throw bad(file, `${size} bytes is too short for a safetensors file`);
-  const prefix = new DataView(readExactly(fd, 8, 0, file).buffer);
+  const prefix = new DataView(readExactly(fd, 8, 0, basename(file)).buffer);
   const headerLength = prefix.getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
     throw bad(
@@ -60,7 +46,9 @@ function readHeader(fd: number, file: string): Map<string, Located> {
   const dataSize = size - dataStart;
   let header: unknown;
   try {
-    header = JSON.parse(Buffer.from(readExactly(fd, Number(headerLength), 8, file)).toString('utf8'));
+    header = JSON.parse(
+      Buffer.from(readExactly(fd, Number(headerLength), 8, basename(file))).toString('utf8'),
+    );
   } catch {
     header = undefined;
   }
@@ -110,37 +98,7 @@ function readHeader(fd: number, file: string): Map<string, Located> {
 
 /** Opens a safetensors checkpoint: one file, or the shards a model.safetensors.index.json names. */
 export function openSafetensors(files: readonly string[]): Checkpoint {
-  const fds: number[] = [];
-  const located = new Map<string, Located>();
-  try {
-    for (const file of files) {
-      const fd = openSync(file, 'r');
-      fds.push(fd);
-      for (const [name, tensor] of readHeader(fd, file)) {
-        const other = located.get(name);
-        if (other) {
-          throw bad(file, `tensor ${name} is also in ${basename(other.file)}`, { tensor: name });
-        }
-        located.set(name, tensor);
-      }
-    }
-  } catch (error) {
-    for (const fd of fds) closeSync(fd);
-    throw error;
-  }
-  let open = true;
-  return {
-    format: 'safetensors',
-    tensors: new Map([...located].map(([name, { dtype, shape }]) => [name, { dtype, shape }])),
-    readFloat32(name: string): Float32Array {
-      const tensor = located.get(name);
-      if (!open || !tensor) throw new Error(`no tensor ${name} to read${open ? '' : ': checkpoint closed'}`);
-      return toFloat32(readExactly(tensor.fd, tensor.length, tensor.start, tensor.file), tensor.dtype);
-    },
-    close(): void {
-      if (!open) return;
-      open = false;
-      for (const fd of fds) closeSync(fd);
-    },
-  };
+  return openShards('safetensors', files, readHeader, (tensor) =>
+    toFloat32(readExactly(tensor.fd, tensor.length, tensor.start, basename(tensor.file)), tensor.dtype),
+  );
 }

@@ -4,9 +4,9 @@
 // archives), the latter inflated into at most the declared size. Zip64 is read: archives over 4 GB
 // use it, and torch writes its end records even for small ones.
 import { constants } from 'node:buffer';
-import { readSync } from 'node:fs';
 import { crc32, inflateRawSync } from 'node:zlib';
 import { ServeError } from '../../errors.ts';
+import { badCheckpoint, readExactly } from './files.ts';
 
 /** The central directory is read whole; 64 MiB holds ~500k torch entries, far beyond any checkpoint. */
 export const MAX_CENTRAL_DIRECTORY_BYTES = 64 * 2 ** 20;
@@ -131,29 +131,15 @@ export class ZipArchive {
   }
 
   private bad(message: string, entry: ZipEntry): ServeError {
-    return badZip(this.label, message, { entry: entry.name, fileSize: this.fileSize });
+    return badCheckpoint(this.label, message, { entry: entry.name, fileSize: this.fileSize });
   }
-}
-
-export function badZip(label: string, message: string, details: Record<string, unknown> = {}): ServeError {
-  return new ServeError('bad_checkpoint', `${label}: ${message}`, { file: label, ...details });
-}
-
-export function readExactly(fd: number, length: number, position: number, label: string): Uint8Array {
-  const bytes = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, bytes, done, length - done, position + done);
-    if (n === 0) throw badZip(label, `file ends at byte ${position + done}, ${length - done} bytes early`);
-    done += n;
-  }
-  return bytes;
 }
 
 /** A 64-bit little-endian count or offset, refused past 2^53 (no file is that large). */
 function u64(view: DataView, at: number, label: string, what: string): number {
   const value = view.getBigUint64(at, true);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw badZip(label, `zip64 ${what} ${value} is impossible`);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    throw badCheckpoint(label, `zip64 ${what} ${value} is impossible`);
   return Number(value);
 }
 
@@ -177,10 +163,10 @@ function findEnd(fd: number, label: string, fileSize: number): End {
       break;
     }
   }
-  if (at < 0) throw badZip(label, 'no zip end of central directory record (truncated or not a zip)');
+  if (at < 0) throw badCheckpoint(label, 'no zip end of central directory record (truncated or not a zip)');
   const eocdOffset = tailStart + at;
   if (view.getUint16(at + 4, true) !== 0 || view.getUint16(at + 6, true) !== 0) {
-    throw badZip(label, 'multi-volume zip archives are not read');
+    throw badCheckpoint(label, 'multi-volume zip archives are not read');
   }
   let count = view.getUint16(at + 10, true);
   let cdSize = view.getUint32(at + 12, true);
@@ -193,37 +179,37 @@ function findEnd(fd: number, label: string, fileSize: number): End {
   if (locator?.getUint32(0, true) === ZIP64_LOCATOR) {
     const recordOffset = u64(locator, 8, label, 'end record offset');
     if (recordOffset + 56 > locatorOffset) {
-      throw badZip(label, `zip64 end record offset ${recordOffset} lies outside the file`);
+      throw badCheckpoint(label, `zip64 end record offset ${recordOffset} lies outside the file`);
     }
     const record = new DataView(readExactly(fd, 56, recordOffset, label).buffer);
-    if (record.getUint32(0, true) !== ZIP64_EOCD) throw badZip(label, 'zip64 end record is missing');
+    if (record.getUint32(0, true) !== ZIP64_EOCD) throw badCheckpoint(label, 'zip64 end record is missing');
     if (record.getUint32(16, true) !== 0 || record.getUint32(20, true) !== 0) {
-      throw badZip(label, 'multi-volume zip archives are not read');
+      throw badCheckpoint(label, 'multi-volume zip archives are not read');
     }
     count = u64(record, 32, label, 'entry count');
     cdSize = u64(record, 40, label, 'central directory size');
     cdOffset = u64(record, 48, label, 'central directory offset');
     cdLimit = recordOffset;
   } else if (count === 0xffff || cdSize === U32_MAX || cdOffset === U32_MAX) {
-    throw badZip(label, 'zip64 end record locator is missing');
+    throw badCheckpoint(label, 'zip64 end record locator is missing');
   }
 
-  if (count > MAX_ENTRIES) throw badZip(label, `${count} entries is over the limit of ${MAX_ENTRIES}`);
+  if (count > MAX_ENTRIES) throw badCheckpoint(label, `${count} entries is over the limit of ${MAX_ENTRIES}`);
   if (cdSize > MAX_CENTRAL_DIRECTORY_BYTES) {
-    throw badZip(
+    throw badCheckpoint(
       label,
       `central directory of ${cdSize} bytes is over the limit of ${MAX_CENTRAL_DIRECTORY_BYTES}`,
     );
   }
   if (cdOffset + cdSize > cdLimit) {
-    throw badZip(
+    throw badCheckpoint(
       label,
       `central directory (bytes ${cdOffset}-${cdOffset + cdSize}) lies outside the file's ${fileSize} bytes`,
       { cdOffset, cdSize, fileSize },
     );
   }
   if (count * 46 > cdSize)
-    throw badZip(label, `${count} entries cannot fit a ${cdSize}-byte central directory`);
+    throw badCheckpoint(label, `${count} entries cannot fit a ${cdSize}-byte central directory`);
   return { cdOffset, cdSize, count };
 }
 
@@ -249,7 +235,7 @@ function parseCentralDirectory(
   let at = 0;
   for (let i = 0; i < count; i++) {
     if (at + 46 > cd.length || view.getUint32(at, true) !== CENTRAL) {
-      throw badZip(label, `central directory entry ${i} is missing or damaged`);
+      throw badCheckpoint(label, `central directory entry ${i} is missing or damaged`);
     }
     const flags = view.getUint16(at + 8, true);
     const methodCode = view.getUint16(at + 10, true);
@@ -262,7 +248,7 @@ function parseCentralDirectory(
     let disk = view.getUint16(at + 34, true);
     let localHeaderOffset = view.getUint32(at + 42, true);
     const end = at + 46 + nameLength + extraLength + commentLength;
-    if (end > cd.length) throw badZip(label, `central directory entry ${i} runs past the directory`);
+    if (end > cd.length) throw badCheckpoint(label, `central directory entry ${i} runs past the directory`);
     const name = entryName(cd.subarray(at + 46, at + 46 + nameLength));
 
     // Zip64 extra field: 8-byte values for exactly the fields saturated above, in this order.
@@ -272,11 +258,13 @@ function parseCentralDirectory(
       const id = view.getUint16(extra, true);
       const length = view.getUint16(extra + 2, true);
       const body = extra + 4;
-      if (body + length > extraEnd) throw badZip(label, `entry ${name}: extra field runs past its header`);
+      if (body + length > extraEnd)
+        throw badCheckpoint(label, `entry ${name}: extra field runs past its header`);
       if (id === 0x0001) {
         let p = body;
         const next = (what: string): number => {
-          if (p + 8 > body + length) throw badZip(label, `entry ${name}: zip64 field lacks its ${what}`);
+          if (p + 8 > body + length)
+            throw badCheckpoint(label, `entry ${name}: zip64 field lacks its ${what}`);
           const value = u64(view, p, label, what);
           p += 8;
           return value;
@@ -288,7 +276,7 @@ function parseCentralDirectory(
       }
       extra = body + length;
     }
-    if (disk !== 0) throw badZip(label, 'multi-volume zip archives are not read');
+    if (disk !== 0) throw badCheckpoint(label, 'multi-volume zip archives are not read');
     if (flags & 0x1) {
       throw new ServeError('unsupported_checkpoint', `${label}: entry ${name} is encrypted`, {
         file: label,
@@ -304,21 +292,21 @@ function parseCentralDirectory(
     }
     const method = methodCode === 0 ? 'stored' : 'deflate';
     if (method === 'stored' && compressedSize !== size) {
-      throw badZip(label, `entry ${name} is stored but declares ${size} bytes in ${compressedSize}`, {
+      throw badCheckpoint(label, `entry ${name} is stored but declares ${size} bytes in ${compressedSize}`, {
         entry: name,
       });
     }
     if (method === 'deflate' && size > compressedSize * MAX_DEFLATE_RATIO + 1024) {
-      throw badZip(
+      throw badCheckpoint(
         label,
         `entry ${name} declares ${size} bytes from ${compressedSize} compressed: more than DEFLATE can expand`,
         { entry: name, size, compressedSize },
       );
     }
     if (localHeaderOffset + 30 + compressedSize > cdOffset) {
-      throw badZip(label, `entry ${name} lies outside the file`, { entry: name });
+      throw badCheckpoint(label, `entry ${name} lies outside the file`, { entry: name });
     }
-    if (entries.has(name)) throw badZip(label, `entry ${name} appears twice`, { entry: name });
+    if (entries.has(name)) throw badCheckpoint(label, `entry ${name} appears twice`, { entry: name });
     entries.set(name, { name, method, compressedSize, size, crc32, localHeaderOffset });
     at = end;
   }

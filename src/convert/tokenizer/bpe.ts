@@ -2,6 +2,7 @@
 // convert_slow_tokenizer.GPT2Converter / RobertaConverter build them.
 import {
   badTokenizer,
+  FAIRSEQ_SPECIALS,
   clsSepTemplate,
   collectAddedTokens,
   configFlag,
@@ -15,16 +16,6 @@ import {
   tokenizerJson,
   type TokenizerSource,
 } from './common.ts';
-
-const ROBERTA_SPECIALS: SpecialDefaults = {
-  bos_token: { content: '<s>' },
-  eos_token: { content: '</s>' },
-  sep_token: { content: '</s>' },
-  cls_token: { content: '<s>' },
-  unk_token: { content: '<unk>' },
-  pad_token: { content: '<pad>' },
-  mask_token: { content: '<mask>', lstrip: true },
-};
 
 const GPT2_SPECIALS: SpecialDefaults = {
   bos_token: { content: '<|endoftext|>' },
@@ -76,7 +67,7 @@ export function readMerges(text: string): [string, string][] {
 
 function byteLevel(style: 'roberta' | 'gpt2'): Family {
   return {
-    defaults: style === 'roberta' ? ROBERTA_SPECIALS : GPT2_SPECIALS,
+    defaults: style === 'roberta' ? FAIRSEQ_SPECIALS : GPT2_SPECIALS,
     build(source, specials) {
       const vocab = readVocab(source);
       const merges = readMerges(readText(source, 'merges.txt'));

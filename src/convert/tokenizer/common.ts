@@ -41,6 +41,17 @@ export type SpecialDefaults = Partial<Record<SpecialTokenName, SpecialDefault>> 
   additional_special_tokens?: string[];
 };
 
+/** fairseq's specials, which RoBERTa, XLM-RoBERTa and CamemBERT kept (<mask> eats the space before it). */
+export const FAIRSEQ_SPECIALS: SpecialDefaults = {
+  bos_token: { content: '<s>' },
+  eos_token: { content: '</s>' },
+  sep_token: { content: '</s>' },
+  cls_token: { content: '<s>' },
+  unk_token: { content: '<unk>' },
+  pad_token: { content: '<pad>' },
+  mask_token: { content: '<mask>', lstrip: true },
+};
+
 /** The repo's tokenizer files as read, before a family looks at its own vocabulary files. */
 export interface TokenizerSource {
   dir: string;

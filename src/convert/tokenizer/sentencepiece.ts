@@ -5,13 +5,13 @@ import protobuf from 'protobufjs';
 import {
   type AddedToken,
   badTokenizer,
+  FAIRSEQ_SPECIALS,
   clsSepTemplate,
   collectAddedTokens,
   type Family,
   plainFlags,
   readBytes,
   requireSpecial,
-  type SpecialDefaults,
   tokenId,
   tokenizerJson,
   type TokenizerSource,
@@ -113,16 +113,6 @@ export function parseSentencePiece(bytes: Uint8Array, file: string): SentencePie
     removeExtraWhitespaces: normalizer.remove_extra_whitespaces ?? true,
   };
 }
-
-const FAIRSEQ_SPECIALS: SpecialDefaults = {
-  bos_token: { content: '<s>' },
-  eos_token: { content: '</s>' },
-  sep_token: { content: '</s>' },
-  cls_token: { content: '<s>' },
-  unk_token: { content: '<unk>' },
-  pad_token: { content: '<pad>' },
-  mask_token: { content: '<mask>', lstrip: true },
-};
 
 /** The model file a class reads (its VOCAB_FILES_NAMES). */
 const MODEL_FILE = 'sentencepiece.bpe.model';
