@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   'model_not_ready',
   'device_unavailable',
   'worker_failed',
+  'tokenizer_failed', // the tokenizer threw on an input (not a length problem): a bug or a broken tokenizer
   'timeout',
   'overloaded',
   'shutting_down', // the server is stopping: retry elsewhere

@@ -97,6 +97,7 @@ export async function buildServer(
   for (const model of loaded) {
     if (model.state === 'ready') {
       app.log.info({ model: model.label, task: model.task, ...model.info }, `model ${model.label} ready`);
+      for (const warning of model.info?.warnings ?? []) app.log.warn({ model: model.label }, warning);
     } else if (model.state === 'failed') {
       app.log.error({ model: model.label, error: model.error }, `model ${model.label} failed to load`);
     }

@@ -35,6 +35,8 @@ export interface ModelInfo {
   device: Device;
   loadMs: number;
   warmupMs: number;
+  /** What the model does less well than it should (e.g. a tokenizer without a pad token). */
+  warnings: string[];
 }
 
 export type ToWorker =

@@ -16,6 +16,7 @@ import {
 } from '../tasks/index.ts';
 import type { RunMeter, StreamedToken } from '../tasks/types.ts';
 import type { FromWorker, LoadSpec, ModelInfo, ToWorker } from './protocol.ts';
+import { completeSpecialTokens } from './special-tokens.ts';
 
 const { env, LogLevel, AutoTokenizer } = runtime;
 env.allowRemoteModels = false; // sources are resolved (downloaded) before a model reaches a worker
@@ -72,6 +73,7 @@ async function load(spec: LoadSpec): Promise<Loaded> {
   const task = spec.handler ? await loadHandler(spec.handler) : TASKS[spec.task as TaskName];
   const taskOf = (name: string): TaskDefinition => (name === task.name ? task : TASKS[name as TaskName]);
   const tokenizer = await AutoTokenizer.from_pretrained(spec.path);
+  const specials = completeSpecialTokens(tokenizer, spec.path, task.modelClass === 'causal-lm');
   let model;
   try {
     model = await MODEL_CLASSES[task.modelClass].from_pretrained(spec.path, {
@@ -115,6 +117,7 @@ async function load(spec: LoadSpec): Promise<Loaded> {
     device: spec.device,
     loadMs: Math.round(loaded - started),
     warmupMs: Math.round(performance.now() - loaded),
+    warnings: specials.warnings,
   };
   return { context, info, taskOf };
 }

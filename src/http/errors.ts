@@ -42,6 +42,7 @@ export const STATUS: Record<ErrorCode, number> = {
   overloaded: 503,
   shutting_down: 503,
   invalid_config: 400,
+  tokenizer_failed: 500,
   internal: 500,
 };
 

@@ -77,6 +77,9 @@ export const Model = Type.Object(
     model_type: Type.Optional(Type.String()),
     load_ms: Type.Optional(Type.Integer()),
     warmup_ms: Type.Optional(Type.Integer()),
+    warnings: Type.Optional(
+      Type.Array(Type.String(), { description: 'What the model does less well than it should, and why.' }),
+    ),
     error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
     queue: Type.Optional(
       Type.Object(
@@ -142,6 +145,7 @@ export const modelView = (m: ServedModel, registry: Registry) => {
     model_type: m.info?.modelType,
     load_ms: m.info?.loadMs,
     warmup_ms: m.info?.warmupMs,
+    warnings: m.info?.warnings.length ? m.info.warnings : undefined,
     error: m.error,
     queue: queue && {
       workers: queue.workers,

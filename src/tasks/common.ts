@@ -58,10 +58,18 @@ export function encode(
     }) as Record<string, Tensor>;
   } catch (error) {
     // transformers.js pads a batch only up to the tokenizer's model_max_length: when that fails
-    // without truncation, an input is longer than that. Count it (rarely: only on this path).
-    if (options.truncate) throw error;
-    const ids = model.tokenizer(texts, { ...pairs, return_tensor: false }).input_ids as unknown as number[][];
-    throw tooLong(model, Math.max(...ids.map((row) => row.length)));
+    // without truncation, an input may be longer than that. Count it (rarely: only on this path);
+    // anything else is the tokenizer's failure, never reported as a length.
+    if (!options.truncate) {
+      const longest = countLongest(model, texts, pairs);
+      if (longest !== undefined && longest > model.maxTokens) throw tooLong(model, longest);
+    }
+    throw new ServeError(
+      'tokenizer_failed',
+      `the tokenizer failed on this input: ${error instanceof Error ? error.message : String(error)}`,
+      {},
+      { cause: error },
+    );
   }
   const lengths = rowLengths(encoded.attention_mask as Tensor);
   const longest = Math.max(0, ...lengths);
@@ -69,6 +77,22 @@ export function encode(
   model.meter.input.push(...lengths);
   model.meter.tokenizeMs += performance.now() - started;
   return encoded;
+}
+
+/** The longest input's token count, unpadded; undefined when the tokenizer fails on it too. */
+function countLongest(
+  model: ModelContext,
+  texts: string | string[],
+  pairs: { text_pair?: string[] },
+): number | undefined {
+  try {
+    const ids = model.tokenizer(texts, { ...pairs, return_tensor: false }).input_ids as unknown as
+      number[] | number[][];
+    const rows = Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]];
+    return Math.max(...rows.map((row) => row.length));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Tokens in each row of a padded batch, from its attention mask. */
