@@ -9,6 +9,7 @@ import { benchCommand } from '../bench/command.ts';
 import { isServeError } from '../errors.ts';
 import { CONVERTIBLE_DTYPES } from '../convert/index.ts';
 import {
+  conversionReporter,
   exportConverted,
   hubSettingsFromEnv,
   progressReporter,
@@ -125,7 +126,7 @@ program
       weights: flags.weights,
       settings: hubSettingsFromEnv(),
       onProgress: progressReporter(),
-      onConvert: () => console.error('converting the checkpoint to ONNX ...'),
+      onConvert: conversionReporter(),
     });
     for (const model of pulled) console.log(`${model.source} -> ${model.path}${converted(model)}`);
   });
@@ -146,6 +147,7 @@ program
       dtype: flags.dtype,
       settings: hubSettingsFromEnv(),
       onProgress: progressReporter(),
+      onConvert: conversionReporter(),
     });
     console.log(`${model} -> ${flags.out}${converted(exported)}`);
   });

@@ -96,8 +96,11 @@ function readConfigJson(dir: string): Config {
 const writeJson = (path: string, value: unknown): void =>
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 
-/** Converts synchronously (run it off the main thread: see run.ts). */
-export function convertFolder(job: ConversionJob): ConversionManifest {
+/** Converts synchronously (run it off the main thread: see run.ts); `onProgress` counts weight bytes. */
+export function convertFolder(
+  job: ConversionJob,
+  onProgress?: (done: number, total: number) => void,
+): ConversionManifest {
   const started = performance.now();
   const { sourceDir, listing, outDir, dtype } = job;
   const sources = conversionSources(listing);
@@ -140,6 +143,7 @@ export function convertFolder(job: ConversionJob): ConversionManifest {
       producer: 'hubserve',
       docString: `converted by hubserve (converter ${CONVERTER_VERSION}) from ${sources.checkpoint.file}`,
       metadata: { 'hubserve.converter': String(CONVERTER_VERSION), 'hubserve.dtype': dtype },
+      ...(onProgress ? { onProgress } : {}),
     });
     const manifest: ConversionManifest = {
       converter: CONVERTER_VERSION,

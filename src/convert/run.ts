@@ -4,15 +4,25 @@ import { siblingModule, spawnWorker } from '../util/worker.ts';
 import type { ConversionJob, ConversionManifest } from './convert.ts';
 
 export type ConversionReply =
-  { type: 'done'; manifest: ConversionManifest } | { type: 'failed'; error: WireError };
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'done'; manifest: ConversionManifest }
+  | { type: 'failed'; error: WireError };
 
 const WORKER_URL = siblingModule(import.meta.url, 'worker');
 
-export function runConversion(job: ConversionJob): Promise<ConversionManifest> {
+/** Converts in a worker; `onProgress` hears the weight bytes written so far and in all. */
+export function runConversion(
+  job: ConversionJob,
+  onProgress?: (done: number, total: number) => void,
+): Promise<ConversionManifest> {
   return new Promise((resolve, reject) => {
     const worker = spawnWorker(WORKER_URL, { workerData: job, name: 'hubserve:convert' });
     let settled = false;
-    worker.once('message', (message: ConversionReply) => {
+    worker.on('message', (message: ConversionReply) => {
+      if (message.type === 'progress') {
+        onProgress?.(message.done, message.total);
+        return;
+      }
       settled = true;
       if (message.type === 'done') resolve(message.manifest);
       else reject(fromWire(message.error));

@@ -21,9 +21,15 @@ export interface ConvertOptions {
   dtype: ConvertibleDtype;
   /** Root of the conversion cache (HubSettings.convertedDir). */
   convertedDir: string;
-  /** Called when a conversion starts (not when one is reused). */
-  onConvert?: (() => void) | undefined;
+  /** Hears a conversion's progress (nothing when one is reused from the cache). */
+  onConvert?: ((event: ConversionProgress) => void) | undefined;
 }
+
+/** A conversion's progress, in the weight bytes of the graph written. */
+export type ConversionProgress =
+  | { type: 'start'; source: string }
+  | { type: 'bytes'; source: string; done: number; total: number }
+  | { type: 'done'; source: string; ms: number };
 
 /** Conversions under way in this process, by cache folder: concurrent loads share one. */
 const converting = new Map<string, Promise<ConversionManifest>>();
@@ -61,16 +67,16 @@ async function convertInto(
   folder: string,
   options: ConvertOptions,
 ): Promise<ConversionManifest> {
-  options.onConvert?.();
+  const { source } = model;
+  options.onConvert?.({ type: 'start', source });
   const staging = `${folder}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(staging, { recursive: true });
   try {
-    const manifest = await runConversion({
-      sourceDir: model.path,
-      listing: model.files,
-      outDir: staging,
-      dtype: options.dtype,
-    });
+    const manifest = await runConversion(
+      { sourceDir: model.path, listing: model.files, outDir: staging, dtype: options.dtype },
+      (done, total) => options.onConvert?.({ type: 'bytes', source, done, total }),
+    );
+    options.onConvert?.({ type: 'done', source, ms: manifest.ms });
     try {
       await rename(staging, folder);
     } catch {

@@ -1,5 +1,6 @@
-// Download progress for people: bars on a terminal, plain lines in logs.
+// Download and conversion progress for people: bars on a terminal, plain lines in logs.
 import cliProgress from 'cli-progress';
+import type { ConversionProgress } from './converted.ts';
 import type { DownloadProgress } from './download.ts';
 
 /** Decimal units, as the Hub shows sizes: "1.2 MB". */
@@ -56,6 +57,26 @@ function bars(stream: Output): (event: DownloadProgress) => void {
     if (active.size === 0) {
       multibar?.stop();
       multibar = undefined;
+    }
+  };
+}
+
+/** An `onConvert` callback: a bar on a TTY, else a line when a conversion starts and ends. */
+export function conversionReporter(stream: Output = process.stderr): (event: ConversionProgress) => void {
+  let bar: cliProgress.SingleBar | undefined;
+  return (event) => {
+    if (event.type === 'start') {
+      stream.write(`converting ${event.source} to ONNX\n`);
+    } else if (event.type === 'bytes' && stream.isTTY === true) {
+      bar ??= new cliProgress.SingleBar(
+        { stream, format: '{bar} {percentage}% | {done} / {size} | writing the graph', barsize: 30 },
+        cliProgress.Presets.shades_classic,
+      );
+      if (!bar.isActive) bar.start(event.total, 0, { done: formatBytes(0), size: formatBytes(event.total) });
+      bar.update(event.done, { done: formatBytes(event.done) });
+    } else if (event.type === 'done') {
+      bar?.stop();
+      stream.write(`converted ${event.source} in ${(event.ms / 1000).toFixed(1)} s\n`);
     }
   };
 }

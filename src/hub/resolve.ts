@@ -5,7 +5,7 @@ import { isServeError, ServeError } from '../errors.ts';
 import { cachedModel, type ResolvedModel } from './cache.ts';
 import { downloadModel, type DownloadProgress } from './download.ts';
 import { type ConvertibleDtype, shardFiles } from '../convert/index.ts';
-import { convertedModel } from './converted.ts';
+import { type ConversionProgress, convertedModel } from './converted.ts';
 import {
   DTYPES,
   folderFiles,
@@ -22,8 +22,8 @@ export interface ResolveOptions {
   dtype: string;
   /** ONNX weights, the checkpoint converted, or (auto, the default) ONNX where the repo has it. */
   weights?: WeightsMode | undefined;
-  /** Called when a conversion starts (a converted model found in the cache calls nothing). */
-  onConvert?: (() => void) | undefined;
+  /** Hears a conversion's progress (a converted model found in the cache calls nothing). */
+  onConvert?: ((event: ConversionProgress) => void) | undefined;
   settings: HubSettings;
   onProgress?: ((event: DownloadProgress) => void) | undefined;
   /**

@@ -418,7 +418,19 @@ describe('the hubserve CLI as a process', () => {
     const port = await freePort();
     const requestsBefore = hub.requests.length;
     const server = hubserve(
-      ['serve', REPO, '--dtype', 'q8', '--host', '127.0.0.1', '--port', String(port)],
+      // Both ports free ones: 8080 and 8081 may be another program's.
+      [
+        'serve',
+        REPO,
+        '--dtype',
+        'q8',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--management-port',
+        String(await freePort()),
+      ],
       cliEnv({ HF_HUB_OFFLINE: '1' }),
     );
     const served = collect(server);

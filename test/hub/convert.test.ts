@@ -8,7 +8,12 @@ import { after, before, describe, it, mock } from 'node:test';
 import { AutoModel, env } from '@huggingface/transformers';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { openSafetensors } from '../../src/convert/checkpoint/safetensors.ts';
-import { exportConverted, type HubSettings, resolveModel } from '../../src/hub/index.ts';
+import {
+  type ConversionProgress,
+  exportConverted,
+  type HubSettings,
+  resolveModel,
+} from '../../src/hub/index.ts';
 import { checkpointRepo, reference } from '../support/checkpoints.ts';
 import { type MockHub, startMockHub } from '../support/mock-hub.ts';
 import { tempDir } from './helpers.ts';
@@ -109,11 +114,15 @@ after(() => hub.close());
 describe('checkpoint repos from the Hub', () => {
   it('downloads only what the conversion reads, converts once, and caches it outside the HF cache', async () => {
     hub.requests.length = 0;
-    let conversions = 0;
-    const model = await resolveModel(REPO, { dtype: 'fp32', settings, onConvert: () => conversions++ });
+    const events: ConversionProgress[] = [];
+    const model = await resolveModel(REPO, { dtype: 'fp32', settings, onConvert: (e) => events.push(e) });
     assert.deepEqual(fileGets(hub), ['config.json', 'model.safetensors', 'vocab.txt']);
     assert.equal(model.weights, 'checkpoint');
-    assert.equal(conversions, 1);
+    // Progress: a start, the graph's weight bytes up to their total, and the end.
+    assert.deepEqual([events[0]?.type, events.at(-1)?.type], ['start', 'done']);
+    const bytes = events.flatMap((e) => (e.type === 'bytes' ? [e] : []));
+    assert.ok(bytes.length > 1 && bytes.every((e, i) => i === 0 || e.done > (bytes[i - 1]?.done ?? 0)));
+    assert.equal(bytes.at(-1)?.done, bytes.at(-1)?.total);
     assert.equal(model.conversion?.cached, false);
     assert.ok(model.path.startsWith(settings.convertedDir), model.path);
     assert.ok(model.files.includes('onnx/model.onnx') && model.files.includes('tokenizer.json'));
@@ -130,9 +139,9 @@ describe('checkpoint repos from the Hub', () => {
     const offline = await resolveModel(REPO, {
       dtype: 'fp32',
       settings: { ...settings, offline: true },
-      onConvert: () => conversions++,
+      onConvert: (e) => events.push(e),
     });
-    assert.equal(conversions, 1, 'the cached conversion is reused');
+    assert.equal(events.filter((e) => e.type === 'start').length, 1, 'the cached conversion is reused');
     assert.equal(offline.conversion?.cached, true);
     assert.equal(offline.path, model.path);
   });

@@ -90,6 +90,8 @@ export interface WriteOptions {
   docString?: string;
   /** Model metadata (metadata_props): what made the file, from what. */
   metadata?: Record<string, string>;
+  /** Called after each weight is written, with the weights' bytes written so far and in all. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export class Graph {
@@ -339,6 +341,7 @@ export class Graph {
     const dataFd = external ? openSync(dataPath, 'w') : undefined;
     let written = 0;
     let dataOffset = 0;
+    let weightsDone = 0;
     const append = (message: Record<string, unknown>): void => {
       const bytes = ModelProto.encode(ModelProto.fromObject(message)).finish();
       written += writeSync(fd, bytes);
@@ -360,6 +363,8 @@ export class Graph {
           written += length;
         }
         append({ graph: { initializer: [tensor] } });
+        weightsDone += elementCount(w.dims) * bytesPer(w.dtype);
+        options.onProgress?.(weightsDone, total);
       }
     } finally {
       closeSync(fd);
