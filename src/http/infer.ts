@@ -45,6 +45,65 @@ function requestedTask(model: ReadyModel, body: InferenceBody): TaskDefinition {
   return deployed.name === 'zero-shot-classification' ? (find('text-classification') ?? deployed) : deployed;
 }
 
+interface SchemaShape {
+  type?: string;
+  anyOf?: SchemaShape[];
+  items?: SchemaShape;
+  properties?: Record<string, SchemaShape>;
+  required?: string[];
+  minItems?: number;
+  maxItems?: number;
+}
+
+/** What a schema takes, in words: "a text or a list of 1 to 256 texts". */
+function inWords(schema: SchemaShape, plural = false): string {
+  if (schema.anyOf) {
+    const flat = (s: SchemaShape): SchemaShape[] => (s.anyOf ? s.anyOf.flatMap(flat) : [s]);
+    const ways = flat(schema).map((s) => inWords(s, plural));
+    return ways.length > 2 ? `${ways.slice(0, -1).join(', ')}, or ${ways.at(-1)}` : ways.join(' or ');
+  }
+  const noun = (one: string, many: string): string => (plural ? many : one);
+  switch (schema.type) {
+    case 'string':
+      return noun('a text', 'texts');
+    case 'number':
+    case 'integer':
+      return noun('a number', 'numbers');
+    case 'boolean':
+      return noun('true or false', 'booleans');
+    case 'array': {
+      const range =
+        schema.minItems !== undefined && schema.maxItems !== undefined
+          ? `${schema.minItems} to ${schema.maxItems} `
+          : '';
+      return (
+        noun(`a list of ${range}`, 'lists of ') + (schema.items ? inWords(schema.items, true) : 'values')
+      );
+    }
+    case 'object': {
+      const fields = Object.keys(schema.properties ?? {});
+      const required = schema.required ?? [];
+      const optional = fields.filter((f) => !required.includes(f));
+      return (
+        noun('an object with ', 'objects with ') +
+        required.map((f) => `"${f}"`).join(' and ') +
+        (optional.length ? ` (and optionally ${optional.map((f) => `"${f}"`).join(', ')})` : '')
+      );
+    }
+    default:
+      return noun('a value', 'values');
+  }
+}
+
+const whatItIs = (value: unknown): string =>
+  value === null
+    ? 'null'
+    : Array.isArray(value)
+      ? 'a list'
+      : typeof value === 'object'
+        ? 'an object'
+        : `a ${typeof value}`;
+
 function check(task: TaskDefinition, part: 'inputs' | 'parameters', value: unknown): void {
   const validator = validatorsOf(task)[part];
   if (validator.Check(value)) return;
@@ -55,7 +114,14 @@ function check(task: TaskDefinition, part: 'inputs' | 'parameters', value: unkno
     const where = `${part}${e.instancePath.replaceAll('/', '.')}`;
     return extra ? `${where}: unknown parameter(s) ${extra.join(', ')}` : `${where}: ${e.message}`;
   });
-  throw new ServeError('invalid_request', `invalid ${task.name} request: ${problems.join('; ')}`, {
+  // Inputs are said once, in words (a union's every branch failing is five messages otherwise).
+  const nested = errors.findIndex((e) => e.instancePath !== '');
+  const message =
+    part === 'inputs'
+      ? `inputs must be ${inWords(task.inputs as SchemaShape)}; got ${whatItIs(value)}` +
+        (nested >= 0 && nested < problems.length ? ` (${problems[nested]})` : '')
+      : problems.join('; ');
+  throw new ServeError('invalid_request', `invalid ${task.name} request: ${message}`, {
     task: task.name,
     problems,
   });

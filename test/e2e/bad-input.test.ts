@@ -287,6 +287,26 @@ describe('wrong types: 400 invalid_request', () => {
     }
   }
 
+  it('says once, in words, what inputs a task takes', async () => {
+    const classify = expectError(await post('sentiment', { inputs: 42 }), 400, 'invalid_request', '42');
+    assert.equal(
+      classify.message,
+      'invalid text-classification request: inputs must be a text, an object with "text" and "text_pair", ' +
+        'or a list of 1 to 256 texts or objects with "text" and "text_pair"; got a number',
+    );
+    const answer = expectError(
+      await post('qa', { inputs: { question: 'Who?' } }),
+      400,
+      'invalid_request',
+      'qa',
+    );
+    assert.match(
+      answer.message,
+      /^invalid question-answering request: inputs must be an object with "question" and "context"/,
+    );
+    assert.match(answer.message, /got an object/);
+  });
+
   const badParameters: [ModelName, unknown, Record<string, unknown>, string][] = [
     ['sentiment', 'I love it', { top_k: '3' }, 'top_k'],
     ['sentiment', 'I love it', { top_k: 0 }, 'top_k'],
