@@ -22,7 +22,9 @@ export const textParameters = {
   language: Type.Optional(
     Type.String({
       pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$',
-      description: 'Locale of the sentence rules (default en).',
+      description:
+        'Locale of the sentence rules (default en): abbreviations, titles, initials, ordinals and months ' +
+        'for de, en, es, fr, it and nl; Unicode rules (Intl.Segmenter) elsewhere.',
     }),
   ),
 };
@@ -157,29 +159,4 @@ export const rows = <T = number[]>(tensor: Tensor): T[] => tensor.tolist() as T[
 
 export const round = (x: number): number => Math.round(x * 1e6) / 1e6;
 
-export interface Sentence {
-  text: string;
-  /** [start, end) in the text it came from. */
-  start: number;
-  end: number;
-}
-
-/** Sentences of a text by the locale's rules (Intl.Segmenter), trimmed, with their offsets. */
-export function splitSentences(text: string, language = 'en'): Sentence[] {
-  let rules: Intl.Segmenter;
-  try {
-    rules = new Intl.Segmenter(language, { granularity: 'sentence' });
-  } catch {
-    throw new ServeError(
-      'invalid_request',
-      `parameters.language: "${language}" is not a locale (try en, fr, pt-BR)`,
-    );
-  }
-  const out: Sentence[] = [];
-  for (const { segment, index } of rules.segment(text)) {
-    const lead = segment.length - segment.trimStart().length;
-    const trimmed = segment.trim();
-    if (trimmed) out.push({ text: trimmed, start: index + lead, end: index + lead + trimmed.length });
-  }
-  return out;
-}
+export { type Sentence, splitSentences } from './sentences.ts';

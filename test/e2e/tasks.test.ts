@@ -240,6 +240,19 @@ describe('POST /models/{name}', () => {
         ['London', 31],
       ],
     );
+    // Abbreviations, titles and ordinals do not end a sentence (parameters.language picks the rules).
+    const german = 'Ich war mit Dr. Müller am 3. Oktober dort. Das Essen war toll!';
+    const parts = (await ok('sentiment', {
+      inputs: german,
+      parameters: { split: 'sentence', language: 'de' },
+    })) as { text: string; start: number; end: number }[];
+    assert.deepEqual(
+      parts.map((s) => [s.text, german.slice(s.start, s.end)]),
+      [
+        ['Ich war mit Dr. Müller am 3. Oktober dort.', 'Ich war mit Dr. Müller am 3. Oktober dort.'],
+        ['Das Essen war toll!', 'Das Essen war toll!'],
+      ],
+    );
   });
 });
 
