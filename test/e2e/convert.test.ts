@@ -37,6 +37,7 @@ const repos = {
   }),
   ner: checkpointRepo('bert-token-classification', { specials: BERT, tokenizer: 'vocab.txt' }),
   qa: checkpointRepo('bert-question-answering', { specials: BERT, tokenizer: 'vocab.txt' }),
+  rerank: checkpointRepo('bert-cross-encoder', { specials: BERT, tokenizer: 'vocab.txt' }),
   // Token 45 is the mask here, so that "w17 [MASK] ..." runs the ids PyTorch ran.
   mask: checkpointRepo('bert-masked-lm', {
     specials: { ...BERT, 4: word(4), 45: '[MASK]' },
@@ -173,6 +174,18 @@ describe('checkpoint repos served over HTTP', () => {
     };
     assert.equal(answer.answer, best[2]);
     assert.equal('w40 w66'.slice(answer.start, answer.end), best[2]);
+  });
+
+  it("text-ranking: a one-logit cross-encoder scores each pair with the sigmoid of PyTorch's logit", async () => {
+    const { inputs, outputs } = reference('bert-cross-encoder');
+    // Row 1 is the pair [CLS] w11 w29 [SEP] w40 w66 [SEP]; row 0, with no pair, is not a ranking input.
+    assert.deepEqual(inputs['input_ids']?.[1]?.slice(0, 7), [2, 11, 29, 3, 40, 66, 3]);
+    const logit = rowOf(outputs['logits'] ?? { dims: [], data: [] }, 1)[0] ?? NaN;
+    const ranked = (await ok('rerank', { inputs: { query: 'w11 w29', texts: ['w40 w66'] } })) as {
+      index: number;
+      score: number;
+    }[];
+    close(ranked[0]?.score ?? NaN, 1 / (1 + Math.exp(-logit)), 'relevance');
   });
 
   it('fill-mask: the five tokens PyTorch ranks highest at the mask, with their probabilities', async () => {
