@@ -4,8 +4,14 @@
 // one process (tests) count apart.
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
-import type { Registry } from '../registry/registry.ts';
-import type { InferenceRecord } from './observe.ts';
+import type { Registry, RunReport } from '../registry/registry.ts';
+
+/** What an answered inference request tells the metrics (observe.ts's InferenceRecord). */
+export interface ObservedRequest {
+  model: string;
+  task: string;
+  report?: RunReport | undefined;
+}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -148,7 +154,7 @@ export class Metrics {
   }
 
   /** Counts an inference request once it is answered. */
-  observe(record: InferenceRecord, status: number, seconds: number): void {
+  observe(record: ObservedRequest, status: number, seconds: number): void {
     const labels = { model: record.model, task: record.task };
     this.requests.inc({ ...labels, status: String(status) });
     this.latency.observe(labels, seconds);

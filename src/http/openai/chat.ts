@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { ServeError } from '../../errors.ts';
 import { type Dialect, generateResponse, samplingFields } from './generation.ts';
-import type { OpenAIRoutesOptions } from './index.ts';
+import type { OpenAIRoutesOptions } from './options.ts';
 
 const TextPart = Type.Object({ type: Type.Literal('text'), text: Type.String() });
 const Message = Type.Object({

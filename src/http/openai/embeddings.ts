@@ -7,7 +7,7 @@ import { answer, prepare } from '../infer.ts';
 import { clientGone } from '../inference.ts';
 import { recordInference } from '../observe.ts';
 import { servedKey } from '../routing.ts';
-import type { OpenAIRoutesOptions } from './index.ts';
+import type { OpenAIRoutesOptions } from './options.ts';
 
 const Text = Type.String({ minLength: 1 });
 const TokenIds = Type.Array(Type.Integer());

@@ -2,17 +2,15 @@
 // LlamaIndex, curl from OpenAI's docs) pointed at hubserve. Requests map onto the same tasks, schemas
 // and batching as POST /models/{name}; errors come in OpenAI's shape.
 import type { FastifyInstance } from 'fastify';
-import type { Registry } from '../../registry/registry.ts';
 import { handleErrors, openaiFormat } from '../errors.ts';
 import { strictValidatorCompiler } from '../validation.ts';
 import { chatRoutes } from './chat.ts';
 import { completionRoutes } from './completions.ts';
 import { embeddingRoutes } from './embeddings.ts';
 import { modelListRoutes } from './models.ts';
+import type { OpenAIRoutesOptions } from './options.ts';
 
-export interface OpenAIRoutesOptions {
-  registry: Registry;
-}
+export type { OpenAIRoutesOptions } from './options.ts';
 
 export async function openaiRoutes(app: FastifyInstance, options: OpenAIRoutesOptions): Promise<void> {
   handleErrors(app, openaiFormat);

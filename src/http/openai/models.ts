@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { viewerOf } from '../routing.ts';
-import type { OpenAIRoutesOptions } from './index.ts';
+import type { OpenAIRoutesOptions } from './options.ts';
 
 const OpenAIModel = Type.Object(
   {
