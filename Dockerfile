@@ -12,18 +12,19 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04
 ARG LAMBDA_IMAGE=public.ecr.aws/lambda/nodejs:20
 
-# Compiled server and production dependencies. The repository's .npmrc skips onnxruntime-node's
-# download of CUDA libraries: the CPU build needs none.
+# Compiled server and production dependencies, installed as the README does: with npm 11 (the node
+# image bundles npm 10, which ignores package.json's allowScripts and would run onnxruntime-node's
+# download of CUDA libraries the CPU build does not need).
 FROM ${NODE_IMAGE} AS build-cpu
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm install -g npm@11 --no-audit --no-fund && npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-# The same, plus onnxruntime-node's CUDA 12 execution provider: its install script, as
-# `npm ci --onnxruntime-node-install=cuda12` runs it, whatever npm's policy on install scripts.
+# The same, plus onnxruntime-node's CUDA 12 execution provider, from its install script run directly
+# (the README's GPU command).
 FROM build-cpu AS build-cuda
 RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js
 

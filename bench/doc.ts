@@ -276,8 +276,8 @@ ${r.devices.length ? deviceTable(r.devices) : 'The device comparison was skipped
 ${gpuVerdict(r.devices)} To answer it on a machine with an NVIDIA GPU (CUDA 12 and cuDNN 9): let onnxruntime-node's install script fetch its CUDA binaries (README, "GPU"), then run the comparison:
 
 \`\`\`sh
-npm config set allow-scripts=onnxruntime-node --location=project
-npm ci --onnxruntime-node-install=cuda12
+npm ci
+ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js
 npx tsx tools/testmodels/cli.ts --bench
 npx tsx bench/run.ts --devices cpu,cuda,webgpu
 \`\`\`
