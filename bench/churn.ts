@@ -6,7 +6,7 @@
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { type LatencySummary, summarize } from '../src/bench/stats.ts';
+import { type LatencySummary, summarize } from '../src/loadtest/stats.ts';
 import { rng } from '../tools/testmodels/random.ts';
 
 export interface ChurnResult {

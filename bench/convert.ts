@@ -27,7 +27,7 @@ import {
   nodeArgs,
   startChildServer,
   stopChildrenOnExit,
-} from '../src/bench/index.ts';
+} from '../src/loadtest/index.ts';
 import { describeMachine } from './machine.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');

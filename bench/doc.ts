@@ -1,7 +1,7 @@
 // What `npm run bench` concludes: the issue's target ratios from one run, and docs/benchmarks.md.
-import type { DeviceOutcome } from '../src/bench/devices.ts';
-import { deviceTable, fixed, markdownTable, sweepTable } from '../src/bench/report.ts';
-import type { LevelResult, SweepResult } from '../src/bench/sweep.ts';
+import type { DeviceOutcome } from '../src/loadtest/devices.ts';
+import { deviceTable, fixed, markdownTable, sweepTable } from '../src/loadtest/report.ts';
+import type { LevelResult, SweepResult } from '../src/loadtest/sweep.ts';
 import type { LimitResult } from './limit.ts';
 import type { Machine } from './machine.ts';
 import type { ChurnResult } from './churn.ts';
@@ -232,7 +232,7 @@ from that one run; \`docs/benchmarks.json\` holds them all and \`docs/benchmarks
 - **Machine**: ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}; Node.js ${m.node}, onnxruntime-node ${m.onnxruntime}, @huggingface/transformers ${m.transformers}. ${otherCpuLine(r.otherCpu)}
 - **hubserve measured**: commit \`${r.hubserve.commit}\` with ${r.hubserve.changedFiles} changed or untracked files in the working tree (\`git status --short | wc -l\`), served as \`${r.hubserve.command}\` with its defaults.
 - **Model**: \`${s.model}\`, BERT-base-shaped (12 layers, hidden 768, ~110M parameters, fp32), a text-classification head.
-- **Workload**: ${s.corpusSentences} conversation sentences (\`src/bench/corpus.ts\`, 5-40 words, ${r.limit.tokens.min}-${r.limit.tokens.max} tokens, ${r.limit.tokens.mean.toFixed(1)} on average), one per request as \`{"inputs": text}\`, sent round-robin. Concurrency ${s.levels.join(', ')}; per level ${s.warmupS} s of unmeasured warm-up, then a ${s.durationS} s measured window.
+- **Workload**: ${s.corpusSentences} conversation sentences (\`src/loadtest/corpus.ts\`, 5-40 words, ${r.limit.tokens.min}-${r.limit.tokens.max} tokens, ${r.limit.tokens.mean.toFixed(1)} on average), one per request as \`{"inputs": text}\`, sent round-robin. Concurrency ${s.levels.join(', ')}; per level ${s.warmupS} s of unmeasured warm-up, then a ${s.durationS} s measured window.
 
 ## Targets
 

@@ -4,8 +4,8 @@
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { env, pipeline } from '@huggingface/transformers';
-import { CONVERSATION_CORPUS } from '../src/bench/corpus.ts';
-import { round3, summarize, type LatencySummary } from '../src/bench/stats.ts';
+import { CONVERSATION_CORPUS } from '../src/loadtest/corpus.ts';
+import { round3, summarize, type LatencySummary } from '../src/loadtest/stats.ts';
 
 export interface BatchThroughput {
   batchSize: number;

@@ -22,7 +22,7 @@ import {
   type ChildServer,
   type DeviceOutcome,
   type SweepResult,
-} from '../src/bench/index.ts';
+} from '../src/loadtest/index.ts';
 import { DEFAULT_MODELS_DIR, ensureTestModels, testModelPath } from '../tools/testmodels/index.ts';
 import { benchmarksMarkdown, targets, targetsTable, type BenchReport } from './doc.ts';
 import type { LimitResult } from './limit.ts';

@@ -1,10 +1,10 @@
 // `npm run bench:sentences`: what sentence splitting costs per 1,000 characters (it runs on the event
-// loop, in src/http/infer.ts, before a conversation turn's sentences are batched), hubserve's splitter
+// loop, in src/http/task-request.ts, before a conversation turn's sentences are batched), hubserve's splitter
 // next to Intl.Segmenter alone, on the labelled corpus of the tests. Writes docs/benchmarks-sentences.md.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { markdownTable } from '../src/bench/index.ts';
+import { markdownTable } from '../src/loadtest/index.ts';
 import { splitSentences } from '../src/tasks/sentences.ts';
 import { describeMachine } from './machine.ts';
 
@@ -39,7 +39,7 @@ const doc = [
   '',
   `Produced by \`npm run bench:sentences\` (bench/sentences.ts) on ${machine.cpu}, ${machine.cores} cores.`,
   'Microseconds per 1,000 characters over the test corpus (test/fixtures/sentences/corpus.json), median of 7',
-  'passes. Splitting runs on the event loop (src/http/infer.ts), once per request that asks for it.',
+  'passes. Splitting runs on the event loop (src/http/task-request.ts), once per request that asks for it.',
   '',
   markdownTable(['language', 'hubserve (µs / 1k chars)', 'Intl.Segmenter alone'], rows, [
     'left',

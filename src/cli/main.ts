@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import { newKey, SCOPES, type Scope } from '../auth/keys.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { benchCommand } from '../bench/command.ts';
+import { benchCommand } from '../loadtest/command.ts';
 import { isServeError } from '../errors.ts';
 import { CONVERTIBLE_DTYPES } from '../convert/index.ts';
 import {
@@ -18,7 +18,7 @@ import {
   WEIGHTS_MODES,
   type WeightsMode,
 } from '../hub/index.ts';
-import { startServer } from './serve.ts';
+import { startServer } from '../server.ts';
 
 // @huggingface/hub reports each file it downloads with console.debug, on stdout, in between our JSON
 // log lines; downloads are reported by our own progress output instead.

@@ -4,8 +4,9 @@ import Type, { type Static, type TSchema } from 'typebox';
 import { SCOPES } from '../auth/keys.ts';
 import { DEVICES } from '../engine/protocol.ts';
 import { DTYPES, WEIGHTS_MODES } from '../hub/index.ts';
-import { NAME_PATTERN, VERSION_PATTERN } from '../registry/routing.ts';
 import { TASK_NAMES } from '../tasks/types.ts';
+import { DEFAULT_BATCHING } from '../scheduler/scheduler.ts';
+import { NAME_PATTERN, VERSION_PATTERN } from './references.ts';
 
 export const TENANT_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$';
 const SIZE_PATTERN = '^(\\d+(?:\\.\\d+)?)\\s*(B|KB|MB|GB|KiB|MiB|GiB)?$';
@@ -72,30 +73,43 @@ export const ModelSchema = Type.Object(
       Type.Object(
         {
           max_batch_size: Type.Optional(
-            Type.Integer({ minimum: 1, maximum: 1024, description: 'Inputs per batch (default 32).' }),
+            Type.Integer({
+              minimum: 1,
+              maximum: 1024,
+              description: `Inputs per batch (default ${DEFAULT_BATCHING.max_batch_size}).`,
+            }),
           ),
           max_delay_ms: Type.Optional(
             Type.Number({
               minimum: 0,
               maximum: 1000,
-              description: 'Wait of an idle model for more requests (default 2).',
+              description: `Wait of an idle model for more requests (default ${DEFAULT_BATCHING.max_delay_ms}).`,
             }),
           ),
           max_batch_tokens: Type.Optional(
-            Type.Integer({ minimum: 1, description: 'Padded tokens per batch (default 8192).' }),
+            Type.Integer({
+              minimum: 1,
+              description: `Padded tokens per batch (default ${DEFAULT_BATCHING.max_batch_tokens}).`,
+            }),
           ),
           max_queue: Type.Optional(
-            Type.Integer({ minimum: 1, description: 'Waiting inputs before 503 (default 1024).' }),
+            Type.Integer({
+              minimum: 1,
+              description: `Waiting inputs before 503 (default ${DEFAULT_BATCHING.max_queue}).`,
+            }),
           ),
           max_length_ratio: Type.Optional(
             Type.Number({
               minimum: 1,
               maximum: 100,
-              description: 'Length spread allowed in a batch (default 1.2).',
+              description: `Length spread allowed in a batch (default ${DEFAULT_BATCHING.max_length_ratio}).`,
             }),
           ),
           timeout_ms: Type.Optional(
-            Type.Integer({ minimum: 1, description: 'Deadline of a request (default 30000).' }),
+            Type.Integer({
+              minimum: 1,
+              description: `Deadline of a request (default ${DEFAULT_BATCHING.timeout_ms}).`,
+            }),
           ),
         },
         { additionalProperties: false, description: 'Dynamic batching and queueing.' },

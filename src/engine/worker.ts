@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as runtime from '@huggingface/transformers';
 import type { PreTrainedModel } from '@huggingface/transformers';
 import { ServeError, toWire } from '../errors.ts';
-import { loadHandler } from '../tasks/handler.ts';
+import { loadHandler } from '../tasks/custom.ts';
 import {
   TASKS,
   type ModelConfig,

@@ -9,8 +9,8 @@ import { isServeError, ServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import { admitAnother } from './auth.ts';
 import { errorBody } from './errors.ts';
-import { answer, type InferenceBody, prepare } from './infer.ts';
-import { servedKey } from './routing.ts';
+import { answer, type InferenceBody, prepare } from './task-request.ts';
+import { servedKey } from './viewer.ts';
 
 export interface ConversationOptions {
   registry: Registry;

@@ -1,14 +1,15 @@
 // POST /models/{name}: the Hugging Face Inference API's request and response shapes for every task.
 // The model decides the task; the task's schema validates the request.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import Type, { type TSchema } from 'typebox';
 import type { Registry } from '../registry/registry.ts';
 import { TASK_NAMES, TASKS, type TaskDefinition } from '../tasks/index.ts';
 import { errorResponses } from './errors.ts';
-import { answer, type InferenceBody, prepare } from './infer.ts';
+import { answer, type InferenceBody, prepare } from './task-request.ts';
 import { recordInference } from './observe.ts';
-import { servedKey } from './routing.ts';
+import { servedKey } from './viewer.ts';
 import { streamGeneration } from './stream.ts';
+import { type ModelPathParams, type ModelPathRequest, modelNameOf } from './model-path.ts';
 
 /** Each task's request and response as OpenAPI components, with a request that works on the demo model. */
 function taskSchemas(task: TaskDefinition): { request: TSchema & { $id: string }; response: TSchema } {
@@ -49,12 +50,14 @@ export async function inferenceRoutes(
   app: FastifyInstance,
   { registry }: InferenceRoutesOptions,
 ): Promise<void> {
-  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    const params = request.params as { org?: string; name: string };
-    const name = params.org === undefined ? params.name : `${params.org}/${params.name}`;
-    const key = servedKey(request, registry, name);
+  // The body is an object with inputs (the validator below); its task's schema checks the rest.
+  const handler = async (
+    request: ModelPathRequest<ModelPathParams, InferenceBody>,
+    reply: FastifyReply,
+  ): Promise<unknown> => {
+    const key = servedKey(request, registry, modelNameOf(request.params));
     const record = recordInference(request, registry, key);
-    const prepared = await prepare(registry, key, request.body as InferenceBody);
+    const prepared = await prepare(registry, key, request.body);
     record.task = prepared.task.name;
     void reply.header('X-Hubserve-Task', prepared.task.name);
     void reply.header('X-Hubserve-Version', registry.get(key).version);

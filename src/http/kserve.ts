@@ -7,12 +7,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { Compile } from 'typebox/compile';
 import { isServeError, ServeError } from '../errors.ts';
-import type { ReadyModel, Registry, RunOptions, ServedModel } from '../registry/registry.ts';
+import type { ReadyModel, Registry, SubmitOptions, ServedModel } from '../registry/registry.ts';
 import { handleErrors, kserveFormat, RETRY_AFTER_S } from './errors.ts';
-import { answer, prepare } from './infer.ts';
+import { answer, prepare } from './task-request.ts';
 import { clientGone } from './inference.ts';
 import { recordInference } from './observe.ts';
-import { servedKey } from './routing.ts';
+import { servedKey } from './viewer.ts';
 import {
   InferenceRequest,
   InferenceResponse,
@@ -31,6 +31,7 @@ import {
   type TaskTensors,
   tensorsOf,
 } from './kserve/tensors.ts';
+import { type ModelPathParams, type ModelPathRequest, modelNameOf } from './model-path.ts';
 
 export interface KserveRoutesOptions {
   registry: Registry;
@@ -74,14 +75,14 @@ function servedVersion(
   }
 }
 
-interface ModelParams {
-  org?: string;
-  name: string;
+/** A model URL, with or without `/versions/{version}`. */
+interface ModelParams extends ModelPathParams {
   version?: string;
 }
+type ModelRequest<Body = unknown> = ModelPathRequest<ModelParams, Body>;
 
 const modelOf = (params: ModelParams): { name: string; version: string | undefined } => ({
-  name: params.org === undefined ? params.name : `${params.org}/${params.name}`,
+  name: modelNameOf(params),
   version: params.version,
 });
 
@@ -95,7 +96,7 @@ async function run(
   name: string,
   requests: Requests,
   parameters: Record<string, unknown>,
-  options: RunOptions,
+  options: SubmitOptions,
 ): Promise<{ task: string; answers: unknown[] }> {
   if ('batch' in requests) {
     const prepared = await prepare(registry, name, { inputs: requests.batch, parameters });
@@ -169,8 +170,8 @@ async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoute
     },
   );
 
-  const metadata = async (request: FastifyRequest) => {
-    const { name, version: asked } = modelOf(request.params as ModelParams);
+  const metadata = async (request: ModelRequest) => {
+    const { name, version: asked } = modelOf(request.params);
     const model = registry.get(servedVersion(request, registry, name, asked));
     if (!model.task) {
       throw new ServeError('model_not_ready', `model "${name}" is ${model.state}; its task is not known yet`);
@@ -182,16 +183,16 @@ async function v2Routes(app: FastifyInstance, { registry, version }: KserveRoute
       ...metadataOf(tensorsOf(model.task, model.handler !== undefined)),
     };
   };
-  const ready = async (request: FastifyRequest, reply: FastifyReply) => {
-    const { name, version: asked } = modelOf(request.params as ModelParams);
+  const ready = async (request: ModelRequest, reply: FastifyReply) => {
+    const { name, version: asked } = modelOf(request.params);
     const model = registry.get(servedVersion(request, registry, name, asked));
     if (model.state === 'ready') return { name, ready: true };
     void reply.header('Retry-After', String(RETRY_AFTER_S));
     return reply.status(503).send({ name, ready: false });
   };
-  const infer = async (request: FastifyRequest, reply: FastifyReply) => {
-    const { name, version: asked } = modelOf(request.params as ModelParams);
-    const body = request.body as InferenceRequest;
+  const infer = async (request: ModelRequest<InferenceRequest>, reply: FastifyReply) => {
+    const { name, version: asked } = modelOf(request.params);
+    const { body } = request;
     const served = servedVersion(request, registry, name, asked);
     const record = recordInference(request, registry, served);
     const model = await registry.acquire(served);

@@ -2,7 +2,7 @@
 // versions, scale them, change their batching, set the default version and the traffic split, while
 // the inference port keeps serving. Every route needs an `admin` key when the server has keys; with
 // none, it may only listen on loopback. The request bodies are the config file's own schemas.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import type { Keyring } from '../auth/keys.ts';
 import { ModelSchema, TENANT_PATTERN } from '../config/schema.ts';
@@ -13,6 +13,8 @@ import { registerAuth } from './auth.ts';
 import { errorResponses } from './errors.ts';
 import { Model, modelView, Routing } from './models.ts';
 import { strictValidatorCompiler } from './validation.ts';
+import { typed } from './typed.ts';
+import { modelNameOf } from './model-path.ts';
 
 export interface ManagementOptions {
   registry: Registry;
@@ -73,11 +75,13 @@ interface Target {
   tenant: string | undefined;
 }
 
-/** The model a URL names: `/models/{name}` or `/models/{org}/{name}`, `?tenant=` for a tenant's own. */
-function targetOf(request: FastifyRequest): Target {
-  const { org, name } = request.params as { org?: string; name: string };
-  const { tenant } = request.query as Static<typeof TenantQuery>;
-  return { name: org === undefined ? name : `${org}/${name}`, tenant };
+/** `/models/{name}` or `/models/{org}/{name}` (a Hub id). */
+const ModelPath = Type.Object({ org: Type.Optional(Type.String()), name: Type.String() });
+const VersionPath = Type.Object({ ...ModelPath.properties, version: Type.String() });
+
+/** The model a URL names, `?tenant=` for a tenant's own. */
+function targetOf(request: { params: Static<typeof ModelPath>; query: Static<typeof TenantQuery> }): Target {
+  return { name: modelNameOf(request.params), tenant: request.query.tenant };
 }
 
 /** The management routes, each at `/models/{name}...` and `/models/{org}/{name}...` (Hub ids). */
@@ -104,8 +108,9 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
     return registry.route(`${target.name}@${version}`, { tenant: target.tenant });
   };
   const both = (path: string): string[] => [`/models/:name${path}`, `/models/:org/:name${path}`];
+  const routes = typed(app);
 
-  app.get(
+  routes.get(
     '/models',
     {
       schema: {
@@ -117,7 +122,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
     async () => ({ models: registry.list().map((m) => modelView(m, registry)) }),
   );
 
-  app.post(
+  routes.post(
     '/models',
     {
       schema: {
@@ -133,7 +138,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
       },
     },
     async (request, reply) => {
-      const { tenant, ...model } = request.body as Static<typeof Registration>;
+      const { tenant, ...model } = request.body;
       const added = await registry.add(model, tenant, 'runtime');
       if (added.state === 'failed') {
         await registry.remove(added.key);
@@ -148,25 +153,27 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
   );
 
   for (const url of both('')) {
-    app.get(
+    routes.get(
       url,
       {
         schema: {
           summary: 'Describe a model: its versions and routing',
           tags,
+          params: ModelPath,
           querystring: TenantQuery,
           response: { 200: Description, ...errorResponses },
         },
       },
       async (request) => describe(targetOf(request)),
     );
-    app.delete(
+    routes.delete(
       url,
       {
         schema: {
           summary: 'Unregister a model: every version',
           description: 'New requests get 404 at once; those in flight finish, then the workers stop.',
           tags,
+          params: ModelPath,
           querystring: TenantQuery,
           response: { 200: Type.Object({ removed: Type.Array(Type.String()) }), ...errorResponses },
         },
@@ -181,10 +188,9 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
     );
   }
 
-  const versionParams = { querystring: TenantQuery, tags };
+  const versionParams = { params: VersionPath, querystring: TenantQuery, tags };
   for (const url of both('/versions/:version')) {
-    const versionOf = (request: FastifyRequest) => (request.params as { version: string }).version;
-    app.patch(
+    routes.patch(
       url,
       {
         schema: {
@@ -198,11 +204,11 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
         },
       },
       async (request) => {
-        const key = keyOf(targetOf(request), versionOf(request));
-        return modelView(await registry.reconfigure(key, request.body as Static<typeof Change>), registry);
+        const key = keyOf(targetOf(request), request.params.version);
+        return modelView(await registry.reconfigure(key, request.body), registry);
       },
     );
-    app.delete(
+    routes.delete(
       url,
       {
         schema: {
@@ -216,7 +222,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
         },
       },
       async (request) => {
-        const version = versionOf(request);
+        const { version } = request.params;
         await registry.remove(keyOf(targetOf(request), version));
         return { removed: [version] };
       },
@@ -224,7 +230,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
   }
 
   for (const url of both('/routing')) {
-    app.put(
+    routes.put(
       url,
       {
         schema: {
@@ -233,6 +239,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
             'Requests routed from now on follow it; a user keeps one version while the split stands ' +
             '(X-User-Id, else the API key, else the client address, picks the side).',
           tags,
+          params: ModelPath,
           querystring: TenantQuery,
           body: RoutingChange,
           response: { 200: Routing, ...errorResponses },
@@ -240,7 +247,7 @@ async function managementRoutes(app: FastifyInstance, { registry }: { registry: 
       },
       async (request) => {
         const { name, tenant } = targetOf(request);
-        return registry.setRouting(name, request.body as Static<typeof RoutingChange>, tenant);
+        return registry.setRouting(name, request.body, tenant);
       },
     );
   }

@@ -1,9 +1,10 @@
 // GET /models and GET /models/{name}: what the caller may use, its task, labels, versions and state.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { MODEL_STATES, type Registry, type ServedModel } from '../registry/registry.ts';
 import { errorResponses } from './errors.ts';
-import { viewerOf } from './routing.ts';
+import { viewerOf } from './viewer.ts';
+import { type ModelPathRequest, modelNameOf } from './model-path.ts';
 
 const Memory = Type.Object(
   {
@@ -187,9 +188,8 @@ export async function modelRoutes(app: FastifyInstance, { registry }: { registry
   );
   const one = { summary: 'One served model', tags, response: { 200: { $ref: 'Model#' }, ...errorResponses } };
   // A name shows the version its caller is routed to; name@version that version.
-  const describe = async (request: FastifyRequest) => {
-    const { org, name } = request.params as { org?: string; name: string };
-    const ref = org === undefined ? name : `${org}/${name}`;
+  const describe = async (request: ModelPathRequest) => {
+    const ref = modelNameOf(request.params);
     return modelView(registry.get(registry.route(ref, viewerOf(request))), registry);
   };
   app.get('/models/:name', { schema: one }, describe);

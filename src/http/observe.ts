@@ -18,7 +18,7 @@ export class InferenceRecord {
   ) {}
 
   /**
-   * For RunOptions.onReport. A request a route runs as several (KServe elements) adds their tokens;
+   * For SubmitOptions.onReport. A request a route runs as several (KServe elements) adds their tokens;
    * its timings are the slowest run's, as they ran side by side.
    */
   readonly onReport = (report: RunReport): void => {

@@ -77,8 +77,8 @@ export async function playgroundRoutes(app: FastifyInstance): Promise<void> {
     }
     return send(request, reply, page);
   });
-  app.get('/playground/:file', hide, async (request, reply) => {
-    const { file } = request.params as { file: string };
+  app.get<{ Params: { file: string } }>('/playground/:file', hide, async (request, reply) => {
+    const { file } = request.params;
     const asset = SAFE_NAME.test(file) ? assets.get(file) : undefined;
     if (!asset) throw new ServeError('not_found', `no playground file ${JSON.stringify(file)}`);
     return send(request, reply, asset);

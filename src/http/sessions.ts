@@ -8,7 +8,8 @@ import { isServeError } from '../errors.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { Session } from '../registry/sessions.ts';
 import { errorResponses } from './errors.ts';
-import { viewerOf } from './routing.ts';
+import { viewerOf } from './viewer.ts';
+import { typed } from './typed.ts';
 
 const MAX_TTL_S = 86_400;
 
@@ -55,9 +56,10 @@ export async function sessionRoutes(
   { registry }: { registry: Registry },
 ): Promise<void> {
   app.addSchema(SessionView);
+  const routes = typed(app);
   const tags = ['sessions'];
   const params = Type.Object({ id: Type.String() });
-  app.post(
+  routes.post(
     '/sessions',
     {
       schema: {
@@ -70,7 +72,7 @@ export async function sessionRoutes(
       },
     },
     async (request, reply) => {
-      const body = request.body as Static<typeof SessionRequest>;
+      const { body } = request;
       const viewer = viewerOf(request);
       const key = registry.route(body.model, viewer); // model_not_found before anything is held
       const session = registry.sessions.create(key, viewer.tenant, body.ttl_s ?? 900);
@@ -90,7 +92,7 @@ export async function sessionRoutes(
       return reply.status(201).send(view(session, registry));
     },
   );
-  app.get(
+  routes.get(
     '/sessions/:id',
     {
       schema: {
@@ -100,10 +102,9 @@ export async function sessionRoutes(
         response: { 200: { $ref: 'Session#' }, ...errorResponses },
       },
     },
-    async (request) =>
-      view(registry.sessions.get((request.params as { id: string }).id, viewerOf(request).tenant), registry),
+    async (request) => view(registry.sessions.get(request.params.id, viewerOf(request).tenant), registry),
   );
-  app.delete(
+  routes.delete(
     '/sessions/:id',
     {
       schema: {
@@ -114,7 +115,7 @@ export async function sessionRoutes(
       },
     },
     async (request, reply) => {
-      registry.sessions.delete((request.params as { id: string }).id, viewerOf(request).tenant);
+      registry.sessions.delete(request.params.id, viewerOf(request).tenant);
       return reply.status(204).send();
     },
   );

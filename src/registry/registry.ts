@@ -22,17 +22,16 @@ import {
   resolveModel,
   type ResolvedModel,
 } from '../hub/index.ts';
-import { loadHandler } from '../tasks/handler.ts';
+import { loadHandler } from '../tasks/custom.ts';
 import { compatibleTasks, inferTask, type ModelConfig, type TaskDefinition } from '../tasks/index.ts';
 import { type Budget, type MemoryBudget, pickVictim } from './budget.ts';
+import { FIRST_VERSION, parseRef } from '../config/references.ts';
 import { checkLimits, type RequestLimits } from './limits.ts';
 import {
   byRelease,
   checkSplit,
   defaultOf,
-  FIRST_VERSION,
   notFound,
-  parseRef,
   pickVersion,
   type Route,
   versionKey,
@@ -40,7 +39,7 @@ import {
 } from './routing.ts';
 import { Sessions } from './sessions.ts';
 
-export type { SubmitOptions as RunOptions, RunReport } from '../scheduler/scheduler.ts';
+export type { RunReport, SubmitOptions } from '../scheduler/scheduler.ts';
 export type { Budget, MemoryBudget } from './budget.ts';
 export type { Viewer } from './routing.ts';
 

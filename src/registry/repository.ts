@@ -15,7 +15,8 @@ import { Compile } from 'typebox/compile';
 import { parse as parseYaml } from 'yaml';
 import { type ModelConfigEntry, ModelSchema } from '../config/schema.ts';
 import type { Registry } from './registry.ts';
-import { byRelease, VERSION_PATTERN, versionKey } from './routing.ts';
+import { VERSION_PATTERN } from '../config/references.ts';
+import { byRelease, versionKey } from './routing.ts';
 
 /** A model entry's settings, less what the folder itself says (name, version, source). */
 const settings = Type.Omit(ModelSchema, ['name', 'source', 'version', 'default', 'weight']).properties;

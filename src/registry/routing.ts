@@ -14,26 +14,6 @@ export interface Viewer {
   user?: string | undefined;
 }
 
-/** A reference to a model in a request: `name` or `name@version`. */
-export interface ModelRef {
-  name: string;
-  version?: string | undefined;
-}
-
-const NAME = '[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)?';
-const VERSION = '[A-Za-z0-9][A-Za-z0-9._-]{0,63}';
-export const NAME_PATTERN = `^${NAME}$`;
-export const VERSION_PATTERN = `^${VERSION}$`;
-const REF = new RegExp(`^(${NAME})(?:@(${VERSION}))?$`);
-
-/** The version of a model configured without one. */
-export const FIRST_VERSION = '1';
-
-export function parseRef(ref: string): ModelRef | undefined {
-  const match = REF.exec(ref);
-  return match ? { name: match[1] as string, version: match[2] } : undefined;
-}
-
 /** The key of one deployed version: `name@version`, behind `tenant:` when it is a tenant's own. */
 export const versionKey = (name: string, version: string, tenant?: string): string =>
   `${tenant ? `${tenant}:` : ''}${name}@${version}`;

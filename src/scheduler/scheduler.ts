@@ -48,7 +48,8 @@ export interface BatchingSettings {
 // Chosen by measurement on a 2-core machine with the BERT-base-shaped model (docs/benchmarks.md):
 // batches of 16 equal-length sentences are the in-process optimum; grouping lengths within 1.2x gave
 // 37 req/s at concurrency 32, against 31.8 (1.1x: batches too small), 33 (1.5x) and 30.8 (2x:
-// padding); a 2 ms wait costs ~5% at concurrency 1.
+// padding). The 2 ms wait for company is skipped while requests arrive further apart than it (one
+// client at a time), so it costs nothing at concurrency 1.
 export const DEFAULT_BATCHING: BatchingSettings = {
   max_batch_size: 16,
   max_delay_ms: 2,

@@ -2,7 +2,7 @@
 // is the server's (HUBSERVE_* variables, HUBSERVE_CONFIG), and the models load once per execution
 // environment, here at module init, outside the handler: warm invocations find them loaded.
 import { readFileSync } from 'node:fs';
-import { buildServer } from '../cli/serve.ts';
+import { buildServer } from '../server.ts';
 import { loadConfig } from '../config/load.ts';
 import { ServeError } from '../errors.ts';
 import { hubSettingsFromEnv } from '../hub/index.ts';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type DocumentOptions, parseAllDocuments, type ParseOptions, type SchemaOptions } from 'yaml';
-import { checkExposure } from '../../src/cli/serve.ts';
+import { checkExposure } from '../../src/server.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { hubSettingsFromEnv } from '../../src/hub/index.ts';

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import OpenAI, { AuthenticationError } from 'openai';
 import WebSocket from 'ws';
 import { hashKey, newKey } from '../../src/auth/keys.ts';
-import { startServer } from '../../src/cli/serve.ts';
+import { startServer } from '../../src/server.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { hubSettingsFromEnv } from '../../src/hub/index.ts';
 import { serve, type TestServer, tiny } from '../support/server.ts';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { hashKey, newKey } from '../../src/auth/keys.ts';
-import { startServer } from '../../src/cli/serve.ts';
+import { startServer } from '../../src/server.ts';
 import { DEFAULTS } from '../../src/config/schema.ts';
 import { hubSettingsFromEnv } from '../../src/hub/index.ts';
 import { testModelPath } from '../../tools/testmodels/index.ts';

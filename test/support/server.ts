@@ -1,5 +1,5 @@
 // Starts a real hubserve server on a loopback port with generated models, for end-to-end tests.
-import { startServer, type Server } from '../../src/cli/serve.ts';
+import { startServer, type Server } from '../../src/server.ts';
 import { DEFAULTS, type Config, type ModelConfigEntry } from '../../src/config/schema.ts';
 import { hubSettingsFromEnv, type HubSettings } from '../../src/hub/index.ts';
 import { testModelPath, type TinyModelId } from '../../tools/testmodels/index.ts';

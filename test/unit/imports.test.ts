@@ -1,4 +1,5 @@
-// The import graph of src/ has no cycle, type-only imports included: dependencies point one way.
+// The import graph of src/ has no cycle, type-only imports included: dependencies point one way,
+// between modules and between src/'s folders (http may use registry, never the other way round).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
@@ -49,5 +50,22 @@ it('src/ has no import cycle', () => {
   const graph = importGraph();
   assert.ok(graph.size > 50, `read ${graph.size} modules`);
   const names = cycles(graph).map((cycle) => cycle.map((f) => relative(SRC, f)).join(' -> '));
+  assert.deepEqual(names, []);
+});
+
+/** The graph of src/'s top-level folders (a file directly in src/ is a folder of its own). */
+function folderGraph(graph: Map<string, string[]>): Map<string, string[]> {
+  const folder = (file: string): string => relative(SRC, file).split('/')[0] ?? '';
+  const folders = new Map<string, Set<string>>();
+  for (const [file, targets] of graph) {
+    const from = folders.get(folder(file)) ?? new Set<string>();
+    for (const target of targets) if (folder(target) !== folder(file)) from.add(folder(target));
+    folders.set(folder(file), from);
+  }
+  return new Map([...folders].map(([name, targets]) => [name, [...targets]]));
+}
+
+it("src/'s folders depend on each other one way", () => {
+  const names = cycles(folderGraph(importGraph())).map((cycle) => cycle.join(' -> '));
   assert.deepEqual(names, []);
 });

@@ -4,6 +4,7 @@ import Type, { type Static } from 'typebox';
 import { ServeError } from '../../errors.ts';
 import { type Dialect, generateResponse, samplingFields } from './generation.ts';
 import type { OpenAIRoutesOptions } from './options.ts';
+import { typed } from '../typed.ts';
 
 const TextPart = Type.Object({ type: Type.Literal('text'), text: Type.String() });
 const Message = Type.Object({
@@ -63,11 +64,11 @@ function taskMessages(messages: Static<typeof Message>[]): { role: string; conte
 }
 
 export async function chatRoutes(app: FastifyInstance, options: OpenAIRoutesOptions): Promise<void> {
-  app.post(
+  typed(app).post(
     '/chat/completions',
     { schema: { summary: 'Chat completion (OpenAI)', tags: ['openai'], body: ChatRequest } },
     async (request, reply) => {
-      const body = request.body as Static<typeof ChatRequest>;
+      const { body } = request;
       return generateResponse({
         registry: options.registry,
         request,

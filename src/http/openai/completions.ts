@@ -1,9 +1,10 @@
 // POST /v1/completions: continue a prompt (or several, one choice each).
 import type { FastifyInstance } from 'fastify';
-import Type, { type Static } from 'typebox';
+import Type from 'typebox';
 import { ServeError } from '../../errors.ts';
 import { type Dialect, generateResponse, samplingFields } from './generation.ts';
 import type { OpenAIRoutesOptions } from './options.ts';
+import { typed } from '../typed.ts';
 
 const Prompt = Type.String({ minLength: 1 });
 
@@ -33,11 +34,11 @@ const completion: Dialect = {
 };
 
 export async function completionRoutes(app: FastifyInstance, options: OpenAIRoutesOptions): Promise<void> {
-  app.post(
+  typed(app).post(
     '/completions',
     { schema: { summary: 'Text completion (OpenAI)', tags: ['openai'], body: CompletionRequest } },
     async (request, reply) => {
-      const body = request.body as Static<typeof CompletionRequest>;
+      const { body } = request;
       if (body.echo && body.stream) {
         // The streamed tokens are the completion's; echo would need the prompt's tokens first.
         throw new ServeError('invalid_request', 'echo: not supported with stream', { param: 'echo' });

@@ -1,13 +1,14 @@
 // POST /v1/embeddings: sentence embeddings from a feature-extraction model, as floats or base64
 // (little-endian float32, what the openai SDKs ask for by default), optionally shortened.
 import type { FastifyInstance } from 'fastify';
-import Type, { type Static } from 'typebox';
+import Type from 'typebox';
 import { ServeError } from '../../errors.ts';
-import { answer, prepare } from '../infer.ts';
+import { answer, prepare } from '../task-request.ts';
 import { clientGone } from '../inference.ts';
 import { recordInference } from '../observe.ts';
-import { servedKey } from '../routing.ts';
+import { servedKey } from '../viewer.ts';
 import type { OpenAIRoutesOptions } from './options.ts';
+import { typed } from '../typed.ts';
 
 const Text = Type.String({ minLength: 1 });
 const TokenIds = Type.Array(Type.Integer());
@@ -64,7 +65,7 @@ export async function embeddingRoutes(
   app: FastifyInstance,
   { registry }: OpenAIRoutesOptions,
 ): Promise<void> {
-  app.post(
+  typed(app).post(
     '/embeddings',
     {
       schema: {
@@ -75,7 +76,7 @@ export async function embeddingRoutes(
       },
     },
     async (request, reply) => {
-      const body = request.body as Static<typeof EmbeddingRequest>;
+      const { body } = request;
       const texts = Array.isArray(body.input) ? body.input : [body.input];
       if (!texts.every((t): t is string => typeof t === 'string')) {
         throw new ServeError('invalid_request', 'input: send text; token ids are not accepted', {

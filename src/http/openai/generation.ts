@@ -7,10 +7,10 @@ import Type, { type Static, type TObject } from 'typebox';
 import { isServeError, ServeError } from '../../errors.ts';
 import type { Registry, RunReport } from '../../registry/registry.ts';
 import { openaiFormat, STATUS } from '../errors.ts';
-import { answer, prepare } from '../infer.ts';
+import { answer, prepare } from '../task-request.ts';
 import { clientGone } from '../inference.ts';
 import { recordInference } from '../observe.ts';
-import { servedKey } from '../routing.ts';
+import { servedKey } from '../viewer.ts';
 import { eventStream } from '../stream.ts';
 
 const Stop = Type.Union([

@@ -1,8 +1,9 @@
 // GET /v1/models and GET /v1/models/{model}: the served models as OpenAI model objects.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
-import { viewerOf } from '../routing.ts';
+import { viewerOf } from '../viewer.ts';
 import type { OpenAIRoutesOptions } from './options.ts';
+import { type ModelPathRequest, modelNameOf } from '../model-path.ts';
 
 const OpenAIModel = Type.Object(
   {
@@ -39,12 +40,11 @@ export async function modelListRoutes(
   );
   // Names may hold one slash (org/name), as on the Hub.
   const describe = { schema: { summary: 'Describe a model (OpenAI)', tags, response: { 200: OpenAIModel } } };
-  const named = (request: FastifyRequest) => {
-    const { org, name } = request.params as { org?: string; name: string };
-    const ref = org === undefined ? name : `${org}/${name}`;
+  const named = (request: ModelPathRequest) => {
+    const ref = modelNameOf(request.params);
     registry.route(ref, viewerOf(request)); // 404 for what the caller cannot reach
     return view(ref);
   };
-  app.get('/models/:name', describe, async (request) => named(request));
-  app.get('/models/:org/:name', describe, async (request) => named(request));
+  app.get('/models/:name', describe, named);
+  app.get('/models/:org/:name', describe, named);
 }

@@ -3,7 +3,7 @@
 // streamed token by token).
 import { Compile } from 'typebox/compile';
 import { ServeError } from '../errors.ts';
-import type { ReadyModel, Registry, RunOptions } from '../registry/registry.ts';
+import type { ReadyModel, Registry, SubmitOptions } from '../registry/registry.ts';
 import { splitSentences } from '../tasks/common.ts';
 import type { TaskDefinition } from '../tasks/index.ts';
 
@@ -164,7 +164,7 @@ async function bySentence(
   task: TaskDefinition,
   inputs: unknown,
   parameters: Record<string, unknown>,
-  options: RunOptions,
+  options: SubmitOptions,
 ): Promise<unknown> {
   if (!task.splittable)
     throw new ServeError('invalid_request', `${task.name} does not take split: "sentence"`);
@@ -249,7 +249,7 @@ export async function prepare(
 }
 
 /** The answer to a prepared request; `options.onToken` receives a streamed generation's tokens. */
-export function answer(registry: Registry, request: Prepared, options: RunOptions): Promise<unknown> {
+export function answer(registry: Registry, request: Prepared, options: SubmitOptions): Promise<unknown> {
   const { name, task, inputs, parameters } = request;
   // A stream's last event carries the details, asked for or not.
   if (request.stream) return registry.run(name, task.name, inputs, { ...parameters, details: true }, options);

@@ -1,14 +1,16 @@
-// `hubserve serve`: resolve and load every configured model, then serve HTTP until SIGTERM/SIGINT.
+// The composition root: the registry, the public app, the management app and the model repository,
+// assembled from a configuration. `hubserve serve` starts it; the Lambda handler builds it and
+// answers events without listening.
 import type { FastifyInstance } from 'fastify';
-import { type Config, parseBytes } from '../config/schema.ts';
-import { Keyring } from '../auth/keys.ts';
-import { ServeError } from '../errors.ts';
-import { buildApp } from '../http/app.ts';
-import { isLoopback } from '../http/auth.ts';
-import { buildManagementApp } from '../http/management.ts';
-import { type HubSettings, progressReporter } from '../hub/index.ts';
-import { Registry } from '../registry/registry.ts';
-import { ModelRepository } from '../registry/repository.ts';
+import { type Config, parseBytes } from './config/schema.ts';
+import { Keyring } from './auth/keys.ts';
+import { ServeError } from './errors.ts';
+import { buildApp } from './http/app.ts';
+import { isLoopback } from './http/auth.ts';
+import { buildManagementApp } from './http/management.ts';
+import { type HubSettings, progressReporter } from './hub/index.ts';
+import { Registry } from './registry/registry.ts';
+import { ModelRepository } from './registry/repository.ts';
 
 export interface Server {
   app: FastifyInstance;

@@ -1,4 +1,5 @@
-// hubserve bench: load generation, reporting and device comparison (see docs/benchmarks.md).
+// Load generation behind `hubserve bench` (sweeps, reports, device comparison); the project's own
+// benchmarks in bench/ (`npm run bench`, docs/benchmarks.md) are built on it.
 export { benchCommand } from './command.ts';
 export { CONVERSATION_CORPUS } from './corpus.ts';
 export { runDeviceComparison, type DeviceComparisonOptions, type DeviceOutcome } from './devices.ts';

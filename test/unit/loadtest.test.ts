@@ -5,12 +5,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { format } from 'prettier';
-import { CONVERSATION_CORPUS } from '../../src/bench/corpus.ts';
-import { runDeviceComparison, type DeviceOutcome } from '../../src/bench/devices.ts';
-import { deviceTable, markdownTable, sweepJson, sweepSvg, sweepTable } from '../../src/bench/report.ts';
-import { freePort } from '../../src/bench/servers.ts';
-import { percentile, summarize } from '../../src/bench/stats.ts';
-import { runSweep, type LevelResult, type SweepResult } from '../../src/bench/sweep.ts';
+import { CONVERSATION_CORPUS } from '../../src/loadtest/corpus.ts';
+import { runDeviceComparison, type DeviceOutcome } from '../../src/loadtest/devices.ts';
+import { deviceTable, markdownTable, sweepJson, sweepSvg, sweepTable } from '../../src/loadtest/report.ts';
+import { freePort } from '../../src/loadtest/servers.ts';
+import { percentile, summarize } from '../../src/loadtest/stats.ts';
+import { runSweep, type LevelResult, type SweepResult } from '../../src/loadtest/sweep.ts';
 
 const DELAY_MS = 20;
 // Round-robin over this corpus: exactly one request in five asks the server to fail.
