@@ -5,6 +5,7 @@ import type { LevelResult, SweepResult } from '../src/loadtest/sweep.ts';
 import type { LimitResult } from './limit.ts';
 import type { Machine } from './machine.ts';
 import type { ChurnResult } from './churn.ts';
+import type { RollingResult } from './rolling.ts';
 import type { SoakResult } from './soak.ts';
 
 export interface BenchReport {
@@ -34,6 +35,7 @@ export interface BenchReport {
   churn: ChurnResult;
   /** ...and side by side, with glibc's default malloc arenas. */
   churnDefaultArenas: ChurnResult;
+  rolling: RollingResult;
   targets: Target[];
 }
 
@@ -57,6 +59,7 @@ export function targets(
   served: SweepResult,
   soak: SoakResult,
   churn: ChurnResult,
+  rolling: RollingResult,
 ): Target[] {
   const churnBound = churn.baselineMiB + churn.maxLoaded * churn.modelMiB;
   const c1 = at(served, 1);
@@ -145,6 +148,14 @@ export function targets(
       goal: '<= budget + one model',
       met: churn.peakMiB <= churnBound,
       how: `peak ${fixed(churn.peakMiB)} MiB; bound ${fixed(churnBound)} MiB = ${fixed(churn.baselineMiB)} MiB with one model loaded + ${churn.maxLoaded} x ${fixed(churn.modelMiB)} MiB measured per model`,
+    },
+    {
+      name: 'rolling restart: failed requests',
+      unit: 'count',
+      value: rolling.failed,
+      goal: '0',
+      met: rolling.failed === 0 && rolling.exitCode === 0,
+      how: `${rolling.requests} requests at concurrency ${rolling.concurrency}; ${rolling.retried} retried elsewhere by the balancer; SIGTERM to exit ${fixed(rolling.sigtermToExitS, 1)} s (exit ${rolling.exitCode})`,
     },
   ];
 }
@@ -317,6 +328,10 @@ ${markdownTable(
 )}
 
 Loads ${r.churn.loads}, evictions ${r.churn.evictions}, failed requests ${r.churn.failed}. Resident memory ${fixed(r.churn.baselineMiB)} MiB with one model loaded, ${fixed(r.churn.peakMiB)} MiB at the peak; each model measured ${fixed(r.churn.modelMiB)} MiB as it loaded.
+
+## Rolling restart
+
+\`bench/rolling.ts\`: ${r.rolling.concurrency} clients post to the BERT-base-shaped model through a balancer (round robin over the servers it routes to; it sends a request again elsewhere when nothing was served: a refused connection or \`503 shutting_down\`, as Envoy's connect-failure and retriable-status retries do). After ${r.rolling.warmupS} s a second hubserve starts, becomes ready and joins; the first gets SIGTERM and leaves the balancer ${r.rolling.propagationS} s later (endpoints propagate late), with \`drain_delay_s: ${r.rolling.drainDelayS}\`. ${r.rolling.requests} requests, ${r.rolling.failed} failed${Object.keys(r.rolling.failures).length ? ` (${JSON.stringify(r.rolling.failures)})` : ''}, ${r.rolling.retried} retried elsewhere, ${r.rolling.servedWhileDraining} answered by the old server after its SIGTERM; SIGTERM to exit ${fixed(r.rolling.sigtermToExitS, 1)} s, exit code ${r.rolling.exitCode}.
 
 ## How it is measured
 

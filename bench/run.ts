@@ -28,6 +28,7 @@ import { benchmarksMarkdown, targets, targetsTable, type BenchReport } from './d
 import type { LimitResult } from './limit.ts';
 import { describeMachine, otherCpuMeter, waitForQuiet } from './machine.ts';
 import { churnConfig, runChurn } from './churn.ts';
+import { runRolling } from './rolling.ts';
 import { runSoak } from './soak.ts';
 
 const BENCH_MODEL = 'hubserve-test/bert-base-bench';
@@ -75,6 +76,7 @@ const plan = {
   soak: { durationS: values.quick ? 20 : 180, warmupS: values.quick ? 10 : 90, concurrency: 8 },
   // Cold loads take about a second each and go one at a time under a budget: 400 requests is ~3 min.
   churn: { users: 50, maxLoaded: 8, requests: values.quick ? 100 : 400, concurrency: 8 },
+  rolling: { concurrency: 16, warmupS: values.quick ? 2 : 5, propagationS: 5, drainDelayS: 3 },
 };
 
 const started = performance.now();
@@ -235,6 +237,14 @@ async function main(): Promise<void> {
     );
   }
 
+  const rolling = await phase('rolling restart', otherCpu, () =>
+    runRolling(model, plan.rolling, CONVERSATION_CORPUS, log),
+  );
+  log(
+    `rolling restart: ${rolling.failed} failed of ${rolling.requests}, ${rolling.retried} retried elsewhere, ` +
+      `SIGTERM to exit ${rolling.sigtermToExitS.toFixed(1)} s (exit ${rolling.exitCode})`,
+  );
+
   let devices: DeviceOutcome[] = [];
   if (plan.devices.length) {
     log(`devices: ${plan.devices.join(', ')}`);
@@ -277,7 +287,8 @@ async function main(): Promise<void> {
     soak,
     churn,
     churnDefaultArenas,
-    targets: targets(limit, naive, served, soak, churn),
+    rolling,
+    targets: targets(limit, naive, served, soak, churn, rolling),
   };
 
   mkdirSync(values.out, { recursive: true });

@@ -1,6 +1,7 @@
 // The composition root: the registry, the public app, the management app and the model repository,
 // assembled from a configuration. `hubserve serve` starts it; the Lambda handler builds it and
 // answers events without listening.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { type Config, parseBytes } from './config/schema.ts';
 import { Keyring } from './auth/keys.ts';
@@ -21,7 +22,7 @@ export interface Server {
   management?: { app: FastifyInstance; url: string };
   /** Closes at once (tests). */
   close(): Promise<void>;
-  /** Graceful: stops accepting, lets in-flight requests finish within shutdown_timeout_s, then closes. */
+  /** Graceful: drains (see below), lets in-flight requests finish within shutdown_timeout_s, then closes. */
   shutdown(): Promise<void>;
 }
 
@@ -119,28 +120,32 @@ export async function startServer(config: Config, hub: HubSettings, version: str
     await app.close();
     await registry.dispose();
   };
+  // SIGTERM: readiness 503 and `Connection: close` on every answer at once, while the server serves on
+  // for drain_delay_s and balancers stop routing here; then requests still arriving get 503
+  // shutting_down and what is in flight finishes (./http/drain.ts). At the deadline what is left
+  // gets 503 shutting_down; a moment later, connections still open are closed.
   const shutdown = async (): Promise<void> => {
-    const deadline = config.shutdown_timeout_s * 1000;
+    const deadline = performance.now() + config.shutdown_timeout_s * 1000;
     registry.drain();
-    // At the deadline, what is still queued or running gets a clear 503 rather than a cut connection;
-    // a moment later, connections that still hang on (a slow upload) are closed.
-    const late = setTimeout(() => {
-      app.log.warn('shutdown deadline: failing the requests still in flight');
-      registry.close(
-        new ServeError('shutting_down', 'the server is shutting down; retry on another instance'),
-      );
-    }, deadline);
-    const later = setTimeout(() => app.server.closeAllConnections(), deadline + 5_000);
-    // Keep-alive connections go idle as their requests finish; close them then, not at their timeout.
-    const reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    app.drain.begin();
     repository?.stop();
+    await sleep(Math.min(config.drain_delay_s * 1000, deadline - performance.now()));
+    app.drain.refuse();
+    const late = setTimeout(
+      () => {
+        app.log.warn('shutdown deadline: failing the requests still in flight');
+        registry.close(
+          new ServeError('shutting_down', 'the server is shutting down; retry on another instance'),
+        );
+      },
+      Math.max(0, deadline - performance.now()),
+    );
     try {
+      await app.drain.closed(Math.max(0, deadline - performance.now()) + 5_000);
       await management?.app.close();
-      await app.close(); // stops accepting; waits for requests in flight
+      await app.close();
     } finally {
       clearTimeout(late);
-      clearTimeout(later);
-      clearInterval(reaper);
     }
     await registry.dispose();
   };

@@ -54,6 +54,11 @@ program
   )
   .option('--insecure', 'listen beyond loopback without API keys (env HUBSERVE_INSECURE)')
   .option(
+    '--drain-delay-s <seconds>',
+    'on SIGTERM, how long it keeps accepting while balancers catch up (env HUBSERVE_DRAIN_DELAY_S; default 3)',
+    (v) => Number(v),
+  )
+  .option(
     '--shutdown-timeout-s <seconds>',
     'on SIGTERM, how long in-flight requests may finish (env HUBSERVE_SHUTDOWN_TIMEOUT_S; default 25)',
     (v) => Number(v),
@@ -79,6 +84,7 @@ program
         offline: flags.offline,
         insecure: flags.insecure,
         shutdown_timeout_s: flags.shutdownTimeoutS,
+        drain_delay_s: flags.drainDelayS,
         log_level: flags.logLevel,
         model_repository:
           flags.modelRepository === undefined ? undefined : { path: String(flags.modelRepository) },

@@ -304,7 +304,15 @@ export const ConfigSchema = Type.Object(
     shutdown_timeout_s: Type.Number({
       minimum: 0,
       maximum: 3600,
-      description: 'On SIGTERM, how long in-flight requests may finish before they get 503 (default 25).',
+      description:
+        'On SIGTERM, how long until requests still in flight get 503, the drain delay included (default 25).',
+    }),
+    drain_delay_s: Type.Number({
+      minimum: 0,
+      maximum: 3600,
+      description:
+        'On SIGTERM, how long the server keeps accepting and serving (every answer with Connection: close) ' +
+        'while balancers stop routing to it, before it closes its listener (default 3).',
     }),
   },
   { additionalProperties: false },
@@ -344,6 +352,7 @@ export const DEFAULTS: Config = {
   cors_origins: [],
   log_inputs: false,
   shutdown_timeout_s: 25,
+  drain_delay_s: 3,
 };
 
 /** The schema's scalar keys, as paths (env vars and flags exist for these). */

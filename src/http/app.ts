@@ -15,6 +15,7 @@ import type { Registry } from '../registry/registry.ts';
 import { registerAuth } from './auth.ts';
 import { answerMalformedHttp, formatFor, frameworkError, registerErrorHandling } from './errors.ts';
 import { conversationRoutes } from './conversation.ts';
+import { registerDrain } from './drain.ts';
 import { healthRoutes } from './health.ts';
 import { inferenceRoutes } from './inference.ts';
 import { kserveRoutes } from './kserve.ts';
@@ -125,6 +126,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Observed first, so that requests refused by auth are logged too.
   const metrics = new Metrics(options.registry);
   registerObservation(app, metrics, { logInputs: options.logInputs === true });
+  registerDrain(app);
   // Before auth, so that refusals (401, 403, 429) carry CORS headers a browser can read.
   if (options.corsOrigins?.length) {
     await app.register(cors, {

@@ -63,15 +63,22 @@ export async function conversationRoutes(app: FastifyInstance, options: Conversa
   /** Open connections, each with its messages in flight. */
   const open = new Map<WebSocket, Map<MessageId, AbortController>>();
   let closing = false;
-  /** On shutdown, a connection closes once its messages are answered (the deadline answers the rest). */
+  /**
+   * Once the server refuses new requests, a connection closes as soon as its messages are answered (the
+   * shutdown deadline answers the rest): 1012, service restart, so the client reconnects elsewhere.
+   */
   const closeWhenIdle = (socket: WebSocket): void => {
-    if (closing && !open.get(socket)?.size) socket.close(1001, 'the server is shutting down');
+    if (closing && !open.get(socket)?.size) socket.close(1012, 'the server is restarting; reconnect');
   };
+  const closeAll = (): void => {
+    closing = true;
+    for (const socket of open.keys()) closeWhenIdle(socket);
+  };
+  app.drain.onRefusing(closeAll);
   await app.register(websocket, {
     options: { maxPayload: options.maxMessageBytes },
     preClose(done) {
-      closing = true;
-      for (const socket of open.keys()) closeWhenIdle(socket);
+      closeAll();
       done();
     },
   });

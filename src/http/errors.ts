@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { type ErrorCode, isServeError, ServeError } from '../errors.ts';
+import { lingerAfter } from './drain.ts';
 
 export const STATUS: Record<ErrorCode, number> = {
   invalid_request: 400,
@@ -175,6 +176,8 @@ export function handleErrors(app: FastifyInstance, format: ErrorFormat = contrac
     const retryAfter = status === 503 ? RETRY_AFTER_S : error.details.retry_after_s;
     if (typeof retryAfter === 'number') void reply.header('Retry-After', String(retryAfter));
     if (error.code === 'unauthorized') void reply.header('WWW-Authenticate', 'Bearer realm="hubserve"');
+    // Answered before the body was read: the client may still be writing it, and must read this.
+    if (error.code === 'payload_too_large') lingerAfter(request.raw);
     return reply.status(status).send(format(error, status, request.id));
   });
   app.setNotFoundHandler((request, reply) => {

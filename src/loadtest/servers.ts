@@ -132,7 +132,19 @@ export async function startChildServer(options: StartOptions): Promise<ChildServ
   throw new Error(`${options.name} was not ready after ${options.timeoutMs ?? 180_000} ms:\n${output}`);
 }
 
-/** `hubserve serve` with the given arguments (models, flags) on `port`, as a child process. */
+/**
+ * `hubserve serve` with the given arguments (models, flags) on `port`, as a child process; its
+ * management API on a port of its own choosing, so that several can run at once.
+ */
 export function hubserveArgs(port: number, serveArgs: string[]): string[] {
-  return nodeArgs(HUBSERVE_MAIN, ['serve', ...serveArgs, '--port', String(port), '--log-level', 'warn']);
+  return nodeArgs(HUBSERVE_MAIN, [
+    'serve',
+    ...serveArgs,
+    '--port',
+    String(port),
+    '--management-port',
+    '0',
+    '--log-level',
+    'warn',
+  ]);
 }
