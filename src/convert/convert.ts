@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { ServeError } from '../errors.ts';
 import type { Config } from './architectures/index.ts';
 import { checkpointFiles, type CheckpointFiles, openCheckpoint, shardFiles } from './checkpoint/index.ts';
+import type { Checkpoint } from './checkpoint/checkpoint.ts';
+import { buildDecoder, decoderFor } from './decoders/decoder.ts';
 import { buildEncoder } from './encoder.ts';
 import { readSentencePipeline, sentenceTransformerFiles } from './sentence-transformers.ts';
 import { convertTokenizer, tokenizerSourceFiles } from './tokenizer/index.ts';
@@ -96,6 +98,25 @@ function readConfigJson(dir: string): Config {
 const writeJson = (path: string, value: unknown): void =>
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
 
+/** The encoder graph, with a sentence-transformers folder's pooling stages when it is one. */
+function buildEncoderFolder(
+  checkpoint: Checkpoint,
+  config: Config,
+  sourceDir: string,
+  listing: readonly string[],
+) {
+  const pipeline = readSentencePipeline(sourceDir, listing);
+  if (pipeline && pipeline.transformerPath !== '') {
+    throw new ServeError(
+      'unsupported_architecture',
+      `modules.json puts the Transformer module in "${pipeline.transformerPath}"; hubserve converts ` +
+        'sentence-transformers folders whose Transformer is the repo root',
+      { path: pipeline.transformerPath },
+    );
+  }
+  return buildEncoder(checkpoint, config, pipeline && { dir: sourceDir, listing, pipeline });
+}
+
 /** Converts synchronously (run it off the main thread: see run.ts); `onProgress` counts weight bytes. */
 export function convertFolder(
   job: ConversionJob,
@@ -127,16 +148,10 @@ export function convertFolder(
 
   const checkpoint = openCheckpoint(sourceDir, sources.checkpoint);
   try {
-    const pipeline = readSentencePipeline(sourceDir, listing);
-    if (pipeline && pipeline.transformerPath !== '') {
-      throw new ServeError(
-        'unsupported_architecture',
-        `modules.json puts the Transformer module in "${pipeline.transformerPath}"; hubserve converts ` +
-          'sentence-transformers folders whose Transformer is the repo root',
-        { path: pipeline.transformerPath },
-      );
-    }
-    const built = buildEncoder(checkpoint, config, pipeline && { dir: sourceDir, listing, pipeline });
+    const decoder = decoderFor(config);
+    const built = decoder
+      ? { ...buildDecoder(checkpoint, config, decoder), head: 'causal-lm' }
+      : buildEncoderFolder(checkpoint, config, sourceDir, listing);
     if (dtype === 'fp16') built.graph.storeWeightsAsFloat16();
     if (dtype === 'q8') built.graph.quantizeMatMulWeights();
     const bytes = built.graph.writeFile(join(outDir, graphFile(dtype)), {

@@ -246,3 +246,78 @@ export function postNormBlock(
   const inner = activation(b.g, linear(b, names.intermediate, h, hidden, intermediate), shape.activation);
   return residualLayerNorm(b, names.output, names.outputNorm, inner, h, intermediate, hidden, eps);
 }
+
+// Decoder layers: causal self-attention over a KV cache, as Optimum's with-past exports run it.
+
+/** y = x W + b for a GPT-2 Conv1D called `name` (`name.weight` stored [in, out]: no transpose). */
+export function conv1d(b: Builder, name: string, x: string, inDim: number, outDim: number): string {
+  const weight = b.g.weight(
+    `${name}.weight`,
+    DType.float,
+    [inDim, outDim],
+    b.w.tensor(`${name}.weight`, [inDim, outDim]),
+  );
+  return b.g.add(b.g.matmul(x, weight), biasOf(b, name, outDim));
+}
+
+/** float32's lowest value: what transformers adds to the scores of positions not attended. */
+const MASKED = -3.4028234663852886e38;
+
+/**
+ * The additive attention bias [b, 1, s, past + s] of a decoder step: 0 where query i (at absolute
+ * position past + i) may attend key j (j <= past + i, and attention_mask[b, j] = 1), float32's lowest
+ * elsewhere. Built once per graph from the new tokens `ids` [b, s] and `mask` [b, past + s].
+ */
+export function causalBias(g: Graph, ids: string, mask: string): string {
+  const total = g.squeeze(g.dimOf(mask, 1), [0]);
+  const past = g.sub(total, g.squeeze(g.dimOf(ids, 1), [0]));
+  const queries = g.op('Range', [past, total, g.i64([1], [])]);
+  const keys = g.op('Range', [g.i64([0], []), total, g.i64([1], [])]);
+  const causal = g.op('LessOrEqual', [g.unsqueeze(keys, [0]), g.unsqueeze(queries, [1])]);
+  const attended = g.op('Equal', [mask, g.i64([1], [])]);
+  const allowed = g.op('And', [g.unsqueeze(causal, [0, 1]), g.unsqueeze(attended, [1, 2])]);
+  return g.op('Where', [allowed, g.f32([0], []), g.f32([MASKED], [])]);
+}
+
+export interface CacheShape {
+  hidden: number;
+  heads: number;
+  headDim: number;
+}
+
+/** x [b, s, heads · headDim] -> [b, heads, s, headDim]. */
+const toHeads = (g: Graph, x: string, { heads, headDim }: CacheShape): string =>
+  g.transpose(g.reshape(x, [0, 0, heads, headDim]), [0, 2, 1, 3]);
+
+/**
+ * softmax(q kᵀ / √d + bias) v with k and v the cache `past` plus this step's: q, k, v [b, s, hidden]
+ * as projected; returns the context [b, s, hidden] (before the output projection) and the present
+ * key and value [b, heads, past + s, headDim], which the next step gets as its past.
+ */
+export function cachedAttention(
+  g: Graph,
+  projected: { q: string; k: string; v: string },
+  past: { key: string; value: string },
+  bias: string,
+  shape: CacheShape,
+): { context: string; key: string; value: string } {
+  const key = g.concat([past.key, toHeads(g, projected.k, shape)], 2);
+  const value = g.concat([past.value, toHeads(g, projected.v, shape)], 2);
+  const scores = g.div(
+    g.matmul(toHeads(g, projected.q, shape), g.transpose(key, [0, 1, 3, 2])),
+    g.f32([Math.sqrt(shape.headDim)], []),
+  );
+  const probs = g.softmax(g.add(scores, bias));
+  const context = g.reshape(g.transpose(g.matmul(probs, value), [0, 2, 1, 3]), [0, 0, shape.hidden]);
+  return { context, key, value };
+}
+
+/**
+ * x [b, s, width] · tableᵀ for the [rows, width] initializer `table` (the input embeddings, for a tied
+ * LM head): logits [b, s, rows], one copy of the table for both uses.
+ */
+export function projectOntoRows(g: Graph, x: string, table: string, rows: number, width: number): string {
+  const flat = g.op('Gemm', [g.reshape(x, [-1, width]), table], { transB: { i: 1 } });
+  const shape = g.concat([g.op('Shape', [x], { end: { i: 2 } }), g.i64([rows])], 0);
+  return g.op('Reshape', [flat, shape]);
+}

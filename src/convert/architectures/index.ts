@@ -2,6 +2,7 @@
 // checkpoint's `architectures` entry names.
 import { ServeError } from '../../errors.ts';
 import type { Architecture, Config, Head } from './architecture.ts';
+import { DECODER_MODEL_TYPES } from '../decoders/decoder.ts';
 import { bert } from './bert.ts';
 import { distilbert } from './distilbert.ts';
 import { electra } from './electra.ts';
@@ -12,7 +13,11 @@ export { HEADS, type Architecture, type Config, type Head } from './architecture
 
 const ARCHITECTURES: readonly Architecture[] = [bert, distilbert, electra, mpnet, roberta];
 
-export const SUPPORTED_MODEL_TYPES: readonly string[] = ARCHITECTURES.flatMap((a) => a.modelTypes).sort();
+/** Every model_type the converter builds, encoders and decoders (../decoders). */
+export const SUPPORTED_MODEL_TYPES: readonly string[] = [
+  ...ARCHITECTURES.flatMap((a) => a.modelTypes),
+  ...DECODER_MODEL_TYPES,
+].sort();
 
 export function architectureFor(config: Config): Architecture {
   const modelType = config['model_type'];
