@@ -3,11 +3,12 @@
 // (tools/fixtures/encoders.py), the conversion cached for the next start, and a hostile checkpoint
 // refused while the other models keep serving.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   checkpointRepo,
+  fixtureRepo,
   reference,
   rowOf,
   softmax,
@@ -56,6 +57,9 @@ const repos = {
     },
   }),
   pwned: checkpointRepo('bert-legacy-bin', { specials: BERT, tokenizer: 'vocab.txt' }),
+  // GPT-2 repos as save_pretrained writes them: vocab.json + merges.txt, no tokenizer.json.
+  gpt2: fixtureRepo('gpt2-lm'),
+  'gpt2-bin': fixtureRepo('gpt2-lm-legacy-bin'),
 };
 // The .bin of this one is replaced by a pickle that would run a command.
 copyFileSync(
@@ -230,6 +234,33 @@ describe('checkpoint repos served over HTTP', () => {
     const cosine = (vector ?? []).reduce((sum, x, i) => sum + x * (other?.[i] ?? NaN), 0);
     close(similarity[1] ?? NaN, cosine, 'the other');
   });
+
+  for (const [name, fixture] of [
+    ['gpt2', 'gpt2-lm'],
+    ['gpt2-bin', 'gpt2-lm-legacy-bin'],
+  ] as const) {
+    it(`text-generation (${fixture}): greedy tokens PyTorch chose, with the KV cache, streamed and whole`, async () => {
+      const { greedy } = JSON.parse(
+        readFileSync(new URL(`../fixtures/convert/${fixture}/reference.json`, import.meta.url), 'utf8'),
+      ) as { greedy: { max_new_tokens: number; tokens: number[]; text: string } };
+      const body = { inputs: 'Hello world!', parameters: { max_new_tokens: greedy.max_new_tokens } };
+      const response = await fetch(`${server.url}/models/${name}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ...body, stream: true }),
+      });
+      assert.equal(response.status, 200);
+      const tokens = (await response.text())
+        .split('\n\n')
+        .filter((e) => e.startsWith('data:'))
+        .map((e) => JSON.parse(e.slice('data:'.length)) as { token: { id: number; special: boolean } })
+        .filter((e) => !e.token.special)
+        .map((e) => e.token.id);
+      assert.deepEqual(tokens, greedy.tokens, 'token by token, as PyTorch generated them');
+      const [whole] = (await ok(name, body)) as { generated_text: string }[];
+      assert.equal(whole?.generated_text, greedy.text);
+    });
+  }
 
   it('GET /models says the weights were converted, and from what', async () => {
     const response = await fetch(`${server.url}/models`);

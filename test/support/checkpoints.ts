@@ -49,6 +49,14 @@ export interface RepoOptions {
   tokenizerConfig?: Record<string, unknown>;
 }
 
+/** A repo folder of a fixture that has its own tokenizer files (the decoders'), without reference.json. */
+export function fixtureRepo(fixture: string): string {
+  const dir = tempFolder(`hubserve-${fixture}-`);
+  cpSync(join(FIXTURES, fixture), dir, { recursive: true });
+  rmSync(join(dir, 'reference.json'));
+  return dir;
+}
+
 /** A repo folder of the fixture's config and checkpoint plus tokenizer files, without reference.json. */
 export function checkpointRepo(fixture: string, options: RepoOptions): string {
   const dir = tempFolder(`hubserve-${fixture}-`);
