@@ -28,6 +28,12 @@ function project(b: Builder, name: string, x: string, inDim: number, outDim: num
 const biasOf = (b: Builder, name: string, dim: number): string =>
   b.g.weight(`${name}.bias`, DType.float, [dim], b.w.tensor(`${name}.bias`, [dim]));
 
+/** A torch Linear with a bias or without, as the checkpoint has it (Qwen2's q/k/v have one). */
+export function linearAsStored(b: Builder, name: string, x: string, inDim: number, outDim: number): string {
+  const y = project(b, name, x, inDim, outDim);
+  return b.w.has(`${name}.bias`) ? b.g.add(y, biasOf(b, name, outDim)) : y;
+}
+
 /** y = x Wᵀ + b for a torch Linear called `name` (`name.weight` [out, in], `name.bias` [out]). */
 export function linear(b: Builder, name: string, x: string, inDim: number, outDim: number): string {
   return b.g.add(project(b, name, x, inDim, outDim), biasOf(b, name, outDim));
@@ -265,51 +271,94 @@ const MASKED = -3.4028234663852886e38;
 
 /**
  * The additive attention bias [b, 1, s, past + s] of a decoder step: 0 where query i (at absolute
- * position past + i) may attend key j (j <= past + i, and attention_mask[b, j] = 1), float32's lowest
- * elsewhere. Built once per graph from the new tokens `ids` [b, s] and `mask` [b, past + s].
+ * position past + i) may attend key j (j <= past + i, within `window` tokens when there is a sliding
+ * window, and attention_mask[b, j] = 1), float32's lowest elsewhere. Built once per graph from the
+ * new tokens `ids` [b, s] and `mask` [b, past + s].
  */
-export function causalBias(g: Graph, ids: string, mask: string): string {
+export function causalBias(g: Graph, ids: string, mask: string, window?: number): string {
   const total = g.squeeze(g.dimOf(mask, 1), [0]);
   const past = g.sub(total, g.squeeze(g.dimOf(ids, 1), [0]));
   const queries = g.op('Range', [past, total, g.i64([1], [])]);
   const keys = g.op('Range', [g.i64([0], []), total, g.i64([1], [])]);
-  const causal = g.op('LessOrEqual', [g.unsqueeze(keys, [0]), g.unsqueeze(queries, [1])]);
+  let causal = g.op('LessOrEqual', [g.unsqueeze(keys, [0]), g.unsqueeze(queries, [1])]);
+  if (window !== undefined) {
+    const recent = g.op('Greater', [
+      g.unsqueeze(keys, [0]),
+      g.unsqueeze(g.sub(queries, g.i64([window], [])), [1]),
+    ]);
+    causal = g.op('And', [causal, recent]);
+  }
   const attended = g.op('Equal', [mask, g.i64([1], [])]);
   const allowed = g.op('And', [g.unsqueeze(causal, [0, 1]), g.unsqueeze(attended, [1, 2])]);
   return g.op('Where', [allowed, g.f32([0], []), g.f32([MASKED], [])]);
 }
 
-export interface CacheShape {
-  hidden: number;
+/** Attention heads of a decoder: `kvHeads` < `heads` is grouped-query attention. */
+export interface AttentionHeads {
   heads: number;
+  kvHeads: number;
   headDim: number;
 }
 
-/** x [b, s, heads · headDim] -> [b, heads, s, headDim]. */
-const toHeads = (g: Graph, x: string, { heads, headDim }: CacheShape): string =>
-  g.transpose(g.reshape(x, [0, 0, heads, headDim]), [0, 2, 1, 3]);
+/** x [b, s, n · headDim] -> [b, n, s, headDim]. */
+const toHeads = (g: Graph, x: string, n: number, headDim: number): string =>
+  g.transpose(g.reshape(x, [0, 0, n, headDim]), [0, 2, 1, 3]);
 
 /**
- * softmax(q kᵀ / √d + bias) v with k and v the cache `past` plus this step's: q, k, v [b, s, hidden]
- * as projected; returns the context [b, s, hidden] (before the output projection) and the present
- * key and value [b, heads, past + s, headDim], which the next step gets as its past.
+ * softmax(q kᵀ / √d + bias) v with k and v the cache `past` plus this step's: q [b, s, heads · d],
+ * k and v [b, s, kvHeads · d] as projected, `rotate` (rotary embeddings) applied to q and k in the
+ * heads layout before k is cached. Returns the context [b, s, heads · d] (before the output
+ * projection) and the present key and value [b, kvHeads, past + s, d]. With grouped-query attention
+ * each key-value head serves heads / kvHeads query heads, as transformers' repeat_kv does (head h
+ * reads key-value head h / rep): the query heads are folded onto their key-value head instead of the
+ * cache being copied.
  */
 export function cachedAttention(
   g: Graph,
   projected: { q: string; k: string; v: string },
   past: { key: string; value: string },
   bias: string,
-  shape: CacheShape,
+  { heads, kvHeads, headDim }: AttentionHeads,
+  rotate: (x: string) => string = (x) => x,
 ): { context: string; key: string; value: string } {
-  const key = g.concat([past.key, toHeads(g, projected.k, shape)], 2);
-  const value = g.concat([past.value, toHeads(g, projected.v, shape)], 2);
-  const scores = g.div(
-    g.matmul(toHeads(g, projected.q, shape), g.transpose(key, [0, 1, 3, 2])),
-    g.f32([Math.sqrt(shape.headDim)], []),
-  );
-  const probs = g.softmax(g.add(scores, bias));
-  const context = g.reshape(g.transpose(g.matmul(probs, value), [0, 2, 1, 3]), [0, 0, shape.hidden]);
+  const rep = heads / kvHeads;
+  const key = g.concat([past.key, rotate(toHeads(g, projected.k, kvHeads, headDim))], 2);
+  const value = g.concat([past.value, toHeads(g, projected.v, kvHeads, headDim)], 2);
+  const query = rotate(toHeads(g, projected.q, heads, headDim));
+  // [b, heads, s, d] -> [b, kvHeads, rep · s, d]: row r · s + i is query head kv · rep + r at token i.
+  const folded = rep === 1 ? query : g.reshape(query, [0, kvHeads, -1, headDim]);
+  const masked = rep === 1 ? bias : g.op('Tile', [bias, g.i64([1, 1, rep, 1])]);
+  const scores = g.div(g.matmul(folded, g.transpose(key, [0, 1, 3, 2])), g.f32([Math.sqrt(headDim)], []));
+  const attended = g.matmul(g.softmax(g.add(scores, masked)), value);
+  const unfolded = rep === 1 ? attended : g.reshape(attended, [0, heads, -1, headDim]);
+  const context = g.reshape(g.transpose(unfolded, [0, 2, 1, 3]), [0, 0, heads * headDim]);
   return { context, key, value };
+}
+
+/** transformers' RMSNorm (Llama, Mistral, Qwen2): w · x / √(mean(x²) + eps), no bias. */
+export function rmsNorm(b: Builder, name: string, x: string, dim: number, eps: number): string {
+  const { g } = b;
+  const meanSquare = g.op('ReduceMean', [g.mul(x, x)], { axes: { ints: [-1] }, keepdims: { i: 1 } });
+  const normed = g.div(x, g.op('Sqrt', [g.add(meanSquare, g.f32([eps], []))]));
+  const weight = g.weight(`${name}.weight`, DType.float, [dim], b.w.tensor(`${name}.weight`, [dim]));
+  return g.mul(weight, normed);
+}
+
+/**
+ * Rotary position embeddings as transformers applies them (rotate_half: the two halves of each head,
+ * not interleaved pairs): cos and sin [b, 1, s, d] from position_ids and the inverse frequencies
+ * [d / 2], built once per graph; the returned function rotates x [b, n, s, d].
+ */
+export function rotary(g: Graph, positions: string, inverseFrequencies: Float32Array): (x: string) => string {
+  const half = inverseFrequencies.length;
+  const angles = g.mul(g.unsqueeze(g.toFloat(positions), [2]), g.f32(inverseFrequencies, [half]));
+  const both = g.concat([angles, angles], -1);
+  const cos = g.unsqueeze(g.op('Cos', [both]), [1]);
+  const sin = g.unsqueeze(g.op('Sin', [both]), [1]);
+  return (x) => {
+    const rotated = g.concat([g.op('Neg', [g.slice(x, 3, half, 2 * half)]), g.slice(x, 3, 0, half)], 3);
+    return g.add(g.mul(x, cos), g.mul(rotated, sin));
+  };
 }
 
 /**

@@ -5,7 +5,7 @@ import { ServeError } from '../errors.ts';
 import type { Checkpoint } from './checkpoint/checkpoint.ts';
 
 /** Buffers that checkpoints carry and no graph needs. */
-const IGNORED = [/(^|\.)position_ids$/, /(^|\.)attn\.(masked_)?bias$/];
+const IGNORED = [/(^|\.)position_ids$/, /(^|\.)attn\.(masked_)?bias$/, /(^|\.)rotary_emb\.inv_freq$/];
 
 const RENAMES: readonly [string, string][] = [
   ['.weight', '.gamma'],

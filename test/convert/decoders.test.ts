@@ -60,7 +60,7 @@ const decoders = readdirSync(FIXTURES).filter((name) =>
 );
 
 describe('decoder conversion against PyTorch', () => {
-  it('has decoder fixtures', () => assert.ok(decoders.length >= 2, decoders.join(', ')));
+  it('has decoder fixtures', () => assert.ok(decoders.length >= 5, decoders.join(', ')));
 
   for (const name of decoders) {
     it(`${name}: a padded batch, then a cached step`, async () => {
@@ -83,9 +83,10 @@ describe('decoder conversion against PyTorch', () => {
       } finally {
         checkpoint.close();
       }
-      const layers = Number(config['n_layer']);
-      const heads = Number(config['n_head']);
-      const headDim = Number(config['n_embd']) / heads;
+      // The cache's shape as PyTorch returned it: [b, key-value heads, tokens, head_dim] per layer.
+      const presents = Object.keys(reference.full.outputs).filter((o) => o.startsWith('present.'));
+      const layers = presents.length / 2;
+      const [, kvHeads, , headDim] = reference.full.outputs['present.0.key']?.dims ?? [];
       const cacheNames = Array.from({ length: layers }, (_, i) => [
         `past_key_values.${i}.key`,
         `past_key_values.${i}.value`,
@@ -98,7 +99,7 @@ describe('decoder conversion against PyTorch', () => {
       const session = await InferenceSession.create(path);
       try {
         const batch = reference.full.inputs.input_ids.length;
-        const empty = new Tensor('float32', new Float32Array(0), [batch, heads, 0, headDim]);
+        const empty = new Tensor('float32', new Float32Array(0), [batch, kvHeads ?? 0, 0, headDim ?? 0]);
         const feeds = (step: Step, past: (name: string) => Tensor): Record<string, Tensor> => ({
           input_ids: int64(step.inputs.input_ids),
           attention_mask: int64(step.inputs.attention_mask),

@@ -60,6 +60,9 @@ const repos = {
   // GPT-2 repos as save_pretrained writes them: vocab.json + merges.txt, no tokenizer.json.
   gpt2: fixtureRepo('gpt2-lm'),
   'gpt2-bin': fixtureRepo('gpt2-lm-legacy-bin'),
+  llama: fixtureRepo('llama-lm'),
+  qwen2: fixtureRepo('qwen2-lm'),
+  mistral: fixtureRepo('mistral-lm'),
 };
 // The .bin of this one is replaced by a pickle that would run a command.
 copyFileSync(
@@ -238,6 +241,9 @@ describe('checkpoint repos served over HTTP', () => {
   for (const [name, fixture] of [
     ['gpt2', 'gpt2-lm'],
     ['gpt2-bin', 'gpt2-lm-legacy-bin'],
+    ['llama', 'llama-lm'],
+    ['qwen2', 'qwen2-lm'],
+    ['mistral', 'mistral-lm'],
   ] as const) {
     it(`text-generation (${fixture}): greedy tokens PyTorch chose, with the KV cache, streamed and whole`, async () => {
       const { greedy } = JSON.parse(

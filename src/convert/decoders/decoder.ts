@@ -6,12 +6,13 @@
 import { ServeError } from '../../errors.ts';
 import type { Config } from '../architectures/architecture.ts';
 import type { Checkpoint } from '../checkpoint/checkpoint.ts';
-import { type Builder, type CacheShape, causalBias } from '../layers.ts';
+import { type AttentionHeads, type Builder, causalBias } from '../layers.ts';
 import { DType, Graph } from '../onnx/graph.ts';
 import { Weights } from '../weights.ts';
 import { gpt2 } from './gpt2.ts';
+import { llama } from './llama.ts';
 
-export interface DecoderCache extends CacheShape {
+export interface DecoderCache extends AttentionHeads {
   layers: number;
 }
 
@@ -30,6 +31,8 @@ export interface DecoderArchitecture {
   /** `base_model_prefix` of the transformers class. */
   basePrefix: string;
   cache(config: Config): DecoderCache;
+  /** Tokens a query may look back, when attention has a sliding window. */
+  window?(config: Config): number | undefined;
   /** The logits [b, s, vocab] and each layer's present key and value. */
   build(
     b: Builder,
@@ -38,7 +41,7 @@ export interface DecoderArchitecture {
   ): { logits: string; presents: { key: string; value: string }[] };
 }
 
-const DECODERS: readonly DecoderArchitecture[] = [gpt2];
+const DECODERS: readonly DecoderArchitecture[] = [gpt2, llama];
 
 export const DECODER_MODEL_TYPES: readonly string[] = DECODERS.flatMap((a) => a.modelTypes);
 
@@ -75,17 +78,17 @@ export function buildDecoder(
   const g = new Graph(`hubserve-${String(config['model_type'])}`);
   const w = new Weights(checkpoint, architecture.basePrefix);
   const cache = architecture.cache(config);
-  if (!Number.isInteger(cache.headDim)) {
+  if (!Number.isInteger(cache.headDim) || !Number.isInteger(cache.heads / cache.kvHeads)) {
     throw new ServeError(
       'bad_checkpoint',
-      `hidden size ${cache.hidden} is not a multiple of ${cache.heads} heads`,
-      {},
+      `${cache.heads} attention heads of width ${cache.headDim} cannot share ${cache.kvHeads} key-value heads`,
+      { ...cache },
     );
   }
   const ids = g.input('input_ids', DType.int64, ['batch_size', 'sequence_length']);
   const mask = g.input('attention_mask', DType.int64, ['batch_size', 'total_sequence_length']);
   const positions = g.input('position_ids', DType.int64, ['batch_size', 'sequence_length']);
-  const cacheDims = (tokens: string) => ['batch_size', cache.heads, tokens, cache.headDim];
+  const cacheDims = (tokens: string) => ['batch_size', cache.kvHeads, tokens, cache.headDim];
   const past = Array.from({ length: cache.layers }, (_, i) => ({
     key: g.input(`past_key_values.${i}.key`, DType.float, cacheDims('past_sequence_length')),
     value: g.input(`past_key_values.${i}.value`, DType.float, cacheDims('past_sequence_length')),
@@ -93,7 +96,7 @@ export function buildDecoder(
   const { logits, presents } = architecture.build({ g, w }, config, {
     ids,
     positions,
-    bias: causalBias(g, ids, mask),
+    bias: causalBias(g, ids, mask, architecture.window?.(config)),
     past,
   });
   const vocab = config['vocab_size'];

@@ -13,7 +13,7 @@ export const gpt2: DecoderArchitecture = {
   cache(config) {
     const hidden = num(config, 'n_embd');
     const heads = num(config, 'n_head');
-    return { layers: num(config, 'n_layer'), hidden, heads, headDim: hidden / heads };
+    return { layers: num(config, 'n_layer'), heads, kvHeads: heads, headDim: hidden / heads };
   },
   build(b, config, io) {
     for (const unsupported of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn']) {
@@ -32,7 +32,7 @@ export const gpt2: DecoderArchitecture = {
     }
     const { g, w } = b;
     const shape = this.cache(config);
-    const { hidden } = shape;
+    const hidden = num(config, 'n_embd');
     const inner = typeof config['n_inner'] === 'number' ? config['n_inner'] : 4 * hidden;
     const vocab = num(config, 'vocab_size');
     const eps = num(config, 'layer_norm_epsilon', 1e-5);
