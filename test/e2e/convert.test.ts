@@ -268,6 +268,21 @@ describe('checkpoint repos served over HTTP', () => {
     });
   }
 
+  it("/v1/chat/completions: the chat template's prompt, answered with PyTorch's greedy tokens (qwen2)", async () => {
+    const { chat } = JSON.parse(
+      readFileSync(new URL('../fixtures/convert/qwen2-lm/reference.json', import.meta.url), 'utf8'),
+    ) as { chat: { messages: unknown[]; max_new_tokens: number; text: string } };
+    const response = await server.post('/v1/chat/completions', {
+      model: 'qwen2',
+      messages: chat.messages,
+      max_tokens: chat.max_new_tokens,
+      temperature: 0,
+    });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const { choices } = response.body as { choices: { message: { content: string } }[] };
+    assert.equal(choices[0]?.message.content, chat.text);
+  });
+
   it('GET /models says the weights were converted, and from what', async () => {
     const response = await fetch(`${server.url}/models`);
     const { models } = (await response.json()) as {
