@@ -15,7 +15,7 @@ import { convertTokenizer, tokenizerSourceFiles } from './tokenizer/index.ts';
 /** Bumped whenever a conversion's output changes, so that caches of older ones are not reused. */
 export const CONVERTER_VERSION = 1;
 
-export const CONVERTIBLE_DTYPES = ['fp32', 'fp16', 'q8'] as const;
+export const CONVERTIBLE_DTYPES = ['fp32', 'fp16', 'q8', 'q4'] as const;
 export type ConvertibleDtype = (typeof CONVERTIBLE_DTYPES)[number];
 
 export const isConvertibleDtype = (dtype: string): dtype is ConvertibleDtype =>
@@ -79,6 +79,7 @@ const GRAPH_FILES: Record<ConvertibleDtype, string> = {
   fp32: 'onnx/model.onnx',
   fp16: 'onnx/model_fp16.onnx',
   q8: 'onnx/model_quantized.onnx',
+  q4: 'onnx/model_q4.onnx',
 };
 export const graphFile = (dtype: ConvertibleDtype): string => GRAPH_FILES[dtype];
 
@@ -154,6 +155,7 @@ export function convertFolder(
       : buildEncoderFolder(checkpoint, config, sourceDir, listing);
     if (dtype === 'fp16') built.graph.storeWeightsAsFloat16();
     if (dtype === 'q8') built.graph.quantizeMatMulWeights();
+    if (dtype === 'q4') built.graph.quantizeMatMulWeightsToInt4();
     const bytes = built.graph.writeFile(join(outDir, graphFile(dtype)), {
       producer: 'hubserve',
       docString: `converted by hubserve (converter ${CONVERTER_VERSION}) from ${sources.checkpoint.file}`,

@@ -7,7 +7,7 @@ import { ServeError } from '../errors.ts';
 import { checkpointFiles, openCheckpoint } from './checkpoint/index.ts';
 import { firstToken } from './layers.ts';
 import { DType, type Graph } from './onnx/graph.ts';
-import { transpose } from './weights.ts';
+import { transpose } from './onnx/matrix.ts';
 
 /** Pooling modes in the order Pooling.forward concatenates them. */
 const POOLING_MODES = [

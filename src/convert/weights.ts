@@ -3,6 +3,7 @@
 // checked against the config, and what the body holds but the graph does not use reported.
 import { ServeError } from '../errors.ts';
 import type { Checkpoint } from './checkpoint/checkpoint.ts';
+import { transpose } from './onnx/matrix.ts';
 
 /** Buffers that checkpoints carry and no graph needs. */
 const IGNORED = [/(^|\.)position_ids$/, /(^|\.)attn\.(masked_)?bias$/, /(^|\.)rotary_emb\.inv_freq$/];
@@ -105,12 +106,4 @@ export class Weights {
     }
     return undefined;
   }
-}
-
-export function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c] as number;
-  }
-  return out;
 }

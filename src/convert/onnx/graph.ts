@@ -5,6 +5,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import protobuf from 'protobufjs';
 import { toFloat16 } from './float16.ts';
+import { type Int4Weight, quantizeInt4 } from './int4.ts';
+import { transpose } from './matrix.ts';
 import { ONNX_PROTO } from './proto.ts';
 
 const ModelProto = protobuf.parse(ONNX_PROTO).root.lookupType('onnx.ModelProto');
@@ -288,6 +290,98 @@ export class Graph {
     const kept = this.initializers.filter((w) => !quantized.has(w.name) || used.has(w.name));
     this.initializers.splice(0, this.initializers.length, ...kept);
     return replaced;
+  }
+
+  /**
+   * Block-wise 4-bit weights (the `_q4` exports' MatMulNBits, ./int4.ts): the float [k, n] weight of
+   * each MatMul of at least `minElements`, and the [n, k] table of a Gemm(transB) without bias (the LM
+   * head tied to the embeddings, whose float table the embedding lookup keeps). Activations stay
+   * float: decoding is bound by reading weights, which this makes an eighth. Returns the nodes replaced.
+   */
+  quantizeMatMulWeightsToInt4(blockSize = 32, minElements = 1024): number {
+    const byName = new Map(this.initializers.map((w) => [w.name, w]));
+    const quantized = new Map<string, string[]>();
+    const replacedWeights = new Set<string>();
+    let replaced = 0;
+    for (const node of this.nodes) {
+      const inputs = node['input'] as string[];
+      const attributes = node['attribute'] as { name: string; i?: number }[];
+      const transposed =
+        node['opType'] === 'Gemm' &&
+        inputs.length === 2 &&
+        attributes.some((a) => a.name === 'transB' && a.i === 1);
+      if (node['opType'] !== 'MatMul' && !transposed) continue;
+      const weight = byName.get(inputs[1] ?? '');
+      if (!weight || weight.dtype !== DType.float || weight.dims.length !== 2) continue;
+      if (elementCount(weight.dims) < minElements) continue;
+      const [n, k] = transposed
+        ? (weight.dims as [number, number])
+        : ([weight.dims[1], weight.dims[0]] as [number, number]);
+      const key = `${weight.name}:${transposed ? 'rows' : 'columns'}`;
+      let names = quantized.get(key);
+      if (!names) {
+        names = this.int4Weight(weight, n, k, blockSize, transposed);
+        quantized.set(key, names);
+      }
+      replacedWeights.add(weight.name);
+      Object.assign(node, {
+        opType: 'MatMulNBits',
+        domain: MS_DOMAIN,
+        input: [inputs[0], ...names],
+        attribute: [
+          attribute('K', { i: k }),
+          attribute('N', { i: n }),
+          attribute('bits', { i: 4 }),
+          attribute('block_size', { i: blockSize }),
+        ],
+      });
+      this.domains.add(MS_DOMAIN);
+      replaced++;
+    }
+    const used = new Set(this.nodes.flatMap((n) => n['input'] as string[]));
+    // The float weights only the replaced nodes used are not written.
+    const kept = this.initializers.filter((w) => !replacedWeights.has(w.name) || used.has(w.name));
+    this.initializers.splice(0, this.initializers.length, ...kept);
+    return replaced;
+  }
+
+  /** The packed values, scales and zero points of a weight, as lazily computed initializers. */
+  private int4Weight(weight: Initializer, n: number, k: number, blockSize: number, rows: boolean): string[] {
+    let done: Int4Weight | undefined;
+    const compute = (): Int4Weight => {
+      const values = resolve(weight.data) as Float32Array;
+      return quantizeInt4(rows ? values : transpose(values, k, n), n, k, blockSize);
+    };
+    const blocks = Math.ceil(k / blockSize);
+    const base = `${weight.name}${rows ? '' : '.T'}_q4`;
+    const at = this.initializers.indexOf(weight);
+    this.initializers.splice(
+      at + 1,
+      0,
+      {
+        name: base,
+        dtype: DType.uint8,
+        dims: [n, blocks, blockSize / 2],
+        data: () => (done = compute()).packed,
+      },
+      {
+        name: `${base}_scales`,
+        dtype: DType.float,
+        dims: [n * blocks],
+        data: () => (done ?? compute()).scales,
+      },
+      {
+        name: `${base}_zero_points`,
+        dtype: DType.uint8,
+        dims: [n * Math.ceil(blocks / 2)],
+        data: () => {
+          const result = (done ?? compute()).zeroPoints;
+          done = undefined;
+          return result;
+        },
+      },
+    );
+    return [base, `${base}_scales`, `${base}_zero_points`];
   }
 
   /** int8 values and per-column scales of a [k, n] weight, as two lazily computed initializers. */
