@@ -107,11 +107,8 @@ it('q4: MatMul and Gemm(transB) weights that int4 blocks of 32 represent give th
   }
 });
 
-it('q8: MatMul weights that int8 columns represent give the product, up to the activations rounding', async () => {
+it('q8: MatMul and Gemm(transB) weights that int8 columns represent give the product, up to the activations rounding', async () => {
   const w = representable(127, K, 2);
-  const g = graphOf(w, false);
-  assert.equal(g.quantizeMatMulWeights(1), 1);
-  const error = maxError(await product(g, x), exact(x, w, false));
   // x in [-1, 1] quantized to uint8 has steps of 2/255: each term is off by at most |w| / 255.
   let bound = 0;
   for (let n = 0; n < N; n++) {
@@ -119,5 +116,11 @@ it('q8: MatMul weights that int8 columns represent give the product, up to the a
     for (let k = 0; k < K; k++) column += Math.abs(w[k * N + n] as number);
     bound = Math.max(bound, column / 255);
   }
-  assert.ok(error <= bound, `max error ${error}, bound ${bound}`);
+  for (const transposed of [false, true]) {
+    const weight = transposed ? transposedCopy(w) : w;
+    const g = graphOf(weight, transposed);
+    assert.equal(g.quantizeMatMulWeights(1), 1, 'one node replaced');
+    const error = maxError(await product(g, x), exact(x, weight, transposed));
+    assert.ok(error <= bound, `${transposed ? 'Gemm' : 'MatMul'}: max error ${error}, bound ${bound}`);
+  }
 });

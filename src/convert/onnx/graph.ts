@@ -234,16 +234,18 @@ export class Graph {
    * Dynamic int8 quantization of the MatMuls (and fused Attentions) whose weight is a float [k, n] of
    * at least `minElements`: the weight stored as int8 with one scale per output column (symmetric,
    * as ONNX Runtime's quantize_dynamic does per channel), the activations quantized at run time.
-   * MatMul becomes DynamicQuantizeMatMul; Attention becomes DynamicQuantizeLinear + QAttention,
-   * except with an attention bias, which QAttention does not take. Returns the nodes replaced.
+   * MatMul becomes DynamicQuantizeMatMul, and so does a Gemm(transB) without bias over an [n, k]
+   * table (a tied LM head: the int8 copy is transposed, the float table stays for the embedding
+   * lookup); Attention becomes DynamicQuantizeLinear + QAttention, except with an attention bias,
+   * which QAttention does not take. Returns the nodes replaced.
    */
   quantizeMatMulWeights(minElements = 1024): number {
     const byName = new Map(this.initializers.map((w) => [w.name, w]));
     const quantized = new Map<string, [string, string]>();
-    const quantize = (weight: Initializer): [string, string] => {
+    const quantize = (weight: Initializer, rows: boolean): [string, string] => {
       let names = quantized.get(weight.name);
       if (!names) {
-        names = this.quantizedWeight(weight);
+        names = this.quantizedWeight(weight, rows);
         quantized.set(weight.name, names);
       }
       return names;
@@ -253,16 +255,18 @@ export class Graph {
       const inputs = node['input'] as string[];
       const opType = node['opType'];
       const attention = opType === 'Attention' && node['domain'] === MS_DOMAIN && inputs.length <= 4;
-      if (opType !== 'MatMul' && !attention) continue;
+      const rows = isTransposedGemm(node);
+      if (opType !== 'MatMul' && !attention && !rows) continue;
       const weight = byName.get(inputs[1] ?? '');
       if (!weight || weight.dtype !== DType.float || weight.dims.length !== 2) continue;
       if (elementCount(weight.dims) < minElements) continue;
-      const [values, scales] = quantize(weight);
-      if (opType === 'MatMul') {
+      const [values, scales] = quantize(weight, rows);
+      if (opType !== 'Attention') {
         Object.assign(node, {
           opType: 'DynamicQuantizeMatMul',
           domain: MS_DOMAIN,
           input: [inputs[0], values, scales],
+          attribute: [],
         });
       } else {
         const [x, , bias, mask] = inputs as [string, string, string, string?];
@@ -305,11 +309,7 @@ export class Graph {
     let replaced = 0;
     for (const node of this.nodes) {
       const inputs = node['input'] as string[];
-      const attributes = node['attribute'] as { name: string; i?: number }[];
-      const transposed =
-        node['opType'] === 'Gemm' &&
-        inputs.length === 2 &&
-        attributes.some((a) => a.name === 'transB' && a.i === 1);
+      const transposed = isTransposedGemm(node);
       if (node['opType'] !== 'MatMul' && !transposed) continue;
       const weight = byName.get(inputs[1] ?? '');
       if (!weight || weight.dtype !== DType.float || weight.dims.length !== 2) continue;
@@ -384,14 +384,19 @@ export class Graph {
     return [base, `${base}_scales`, `${base}_zero_points`];
   }
 
-  /** int8 values and per-column scales of a [k, n] weight, as two lazily computed initializers. */
-  private quantizedWeight(weight: Initializer): [string, string] {
-    const [k, n] = weight.dims as [number, number];
+  /**
+   * int8 values and per-column scales of a [k, n] weight (of the [n, k] table `rows`, transposed), as
+   * two lazily computed initializers.
+   */
+  private quantizedWeight(weight: Initializer, rows: boolean): [string, string] {
+    const [k, n] = (rows ? [weight.dims[1], weight.dims[0]] : weight.dims) as [number, number];
     let done: { values: Int8Array; scales: Float32Array } | undefined;
-    const compute = (): { values: Int8Array; scales: Float32Array } =>
-      quantizeColumns(resolve(weight.data) as Float32Array, k, n);
-    const values = `${weight.name}_int8`;
-    const scales = `${weight.name}_scale`;
+    const compute = (): { values: Int8Array; scales: Float32Array } => {
+      const values = resolve(weight.data) as Float32Array;
+      return quantizeColumns(rows ? transpose(values, n, k) : values, k, n);
+    };
+    const values = `${weight.name}${rows ? '.T' : ''}_int8`;
+    const scales = `${weight.name}${rows ? '.T' : ''}_scale`;
     const at = this.initializers.indexOf(weight);
     // Written one after the other: the scales' read releases what the values' read computed.
     this.initializers.splice(
@@ -513,3 +518,14 @@ const bytesPer = (dtype: DType): number =>
       : dtype === DType.float16
         ? 2
         : 1;
+
+/** Gemm(A, B) with transB = 1 and no C: A · Bᵀ over an [n, k] B, as a tied LM head runs. */
+function isTransposedGemm(node: Record<string, unknown>): boolean {
+  const attributes = node['attribute'] as { name: string; i?: number }[];
+  return (
+    node['opType'] === 'Gemm' &&
+    (node['input'] as string[]).length === 2 &&
+    attributes.length === 1 &&
+    attributes.some((a) => a.name === 'transB' && a.i === 1)
+  );
+}
