@@ -5,16 +5,7 @@
 // graph of the same weights (bench/export_bert.py, where Debian's python3-torch is installed).
 // Writes docs/benchmarks-conversion.md.
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +19,7 @@ import {
   startChildServer,
   stopChildrenOnExit,
 } from '../src/loadtest/index.ts';
+import { type TensorSpec, writeCheckpoint } from './checkpoint.ts';
 import { describeMachine } from './machine.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,23 +42,10 @@ const SHAPE = {
   labels: 2,
 };
 
-/** Deterministic uniform weights of std ~0.02 (xorshift: the same checkpoint every run). */
-function randomWeights(count: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < count; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = ((x >>> 0) / 2 ** 32 - 0.5) * 0.07;
-  }
-  return out;
-}
-
 /** BertForSequenceClassification's state dict: names and shapes, LayerNorms at 1 and 0. */
-function bertTensors(): [string, number[]][] {
+function bertTensors(): TensorSpec[] {
   const { vocab, hidden: h, layers, intermediate, positions, labels } = SHAPE;
-  const tensors: [string, number[]][] = [
+  const tensors: TensorSpec[] = [
     ['bert.embeddings.word_embeddings.weight', [vocab, h]],
     ['bert.embeddings.position_embeddings.weight', [positions, h]],
     ['bert.embeddings.token_type_embeddings.weight', [2, h]],
@@ -95,33 +74,7 @@ function bertTensors(): [string, number[]][] {
 
 /** Writes the checkpoint repo (once: it is kept under models/ for the next run). Returns its bytes. */
 function makeCheckpoint(dir: string): number {
-  const tensors = bertTensors();
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const [name, shape] of tensors) {
-    const bytes = shape.reduce((a, b) => a * b, 1) * 4;
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  if (existsSync(join(dir, 'model.safetensors'))) return offset;
-  mkdirSync(dir, { recursive: true });
-  const json = Buffer.from(JSON.stringify(header));
-  const fd = openSync(join(dir, 'model.safetensors.tmp'), 'w');
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  writeSync(fd, length);
-  writeSync(fd, json);
-  for (const [i, [name, shape]] of tensors.entries()) {
-    const count = shape.reduce((a, b) => a * b, 1);
-    const values = name.endsWith('LayerNorm.weight')
-      ? new Float32Array(count).fill(1)
-      : name.endsWith('LayerNorm.bias')
-        ? new Float32Array(count)
-        : randomWeights(count, i + 1);
-    writeSync(fd, new Uint8Array(values.buffer));
-  }
-  closeSync(fd);
-  execFileSync('mv', [join(dir, 'model.safetensors.tmp'), join(dir, 'model.safetensors')]);
+  const bytes = writeCheckpoint(dir, bertTensors());
   const { vocab, hidden, layers, heads, intermediate, positions } = SHAPE;
   const config = {
     architectures: ['BertForSequenceClassification'],
@@ -146,7 +99,7 @@ function makeCheckpoint(dir: string): number {
     join(dir, 'tokenizer_config.json'),
     JSON.stringify({ do_lower_case: true, model_max_length: 512 }),
   );
-  return offset;
+  return bytes;
 }
 
 interface ConversionRun {

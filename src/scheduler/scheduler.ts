@@ -78,6 +78,8 @@ interface Job {
   options: SubmitOptions;
   /** Aborted when the client leaves or the deadline passes: cancels the work, queued or running. */
   cancel: AbortController;
+  /** How its inputs batch (the task's way), or undefined when it runs alone as it came. */
+  batching: TaskDefinition['batching'];
   /** Jobs with equal keys may share a batch. */
   key: string | undefined;
   /** Estimated tokens of the longest input. */
@@ -182,7 +184,10 @@ export class Scheduler {
         new ServeError('model_not_ready', 'no worker of this model is running; retry shortly'),
       );
     }
-    const list = task.batching && Array.isArray(inputs) ? inputs : [inputs];
+    // A request the task cannot batch (chat messages) runs alone, its inputs as they are.
+    const batching =
+      task.batching !== undefined && (task.batchable?.(inputs) ?? true) ? task.batching : undefined;
+    const list = batching && Array.isArray(inputs) ? inputs : [inputs];
     // An empty queue takes any request, so one larger than max_queue is slow, not impossible.
     if (this.queuedInputs > 0 && this.queuedInputs + list.length > this.settings.max_queue) {
       return Promise.reject(
@@ -204,7 +209,8 @@ export class Scheduler {
         raw: inputs,
         parameters,
         options,
-        key: task.batching && !options.onToken ? `${task.name}\u0000${canonical(parameters)}` : undefined,
+        batching,
+        key: batching && !options.onToken ? `${task.name}\u0000${canonical(parameters)}` : undefined,
         length: list.reduce<number>((longest, input) => Math.max(longest, estimateTokens(input)), 0),
         cancel: new AbortController(),
         enqueued: performance.now(),
@@ -331,7 +337,7 @@ export class Scheduler {
       this.dispatched.add(job);
     }
     const [first] = batch as [Job];
-    const inputs = first.task.batching ? batch.flatMap((j) => j.inputs) : first.raw;
+    const inputs = first.batching ? batch.flatMap((j) => j.inputs) : first.raw;
     this.running++;
     this.batches++;
     this.batchedInputs += batch.reduce((n, j) => n + j.inputs.length, 0);
@@ -355,7 +361,7 @@ export class Scheduler {
     this.runBatch(first.task.name, inputs, first.parameters, { ...alone, onMeter })
       .then(
         (output) => {
-          if (!first.task.batching) return this.settle(first, () => first.resolve(output));
+          if (!first.batching) return this.settle(first, () => first.resolve(output));
           if (!Array.isArray(output) || output.length !== total) {
             throw new ServeError(
               'internal',
@@ -367,7 +373,7 @@ export class Scheduler {
           for (const job of batch) {
             const own = results.slice(offset, offset + job.inputs.length);
             offset += job.inputs.length;
-            const answer = job.single && first.task.batching === 'unwrapped' ? own[0] : own;
+            const answer = job.single && first.batching === 'unwrapped' ? own[0] : own;
             this.settle(job, () => job.resolve(answer));
           }
         },

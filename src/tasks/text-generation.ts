@@ -40,6 +40,8 @@ function fit(model: ModelContext, text: string, maxNew: number, truncate: boolea
   return model.tokenizer.decode(ids.slice(-room), { skip_special_tokens: true });
 }
 
+const isChat = (inputs: unknown): boolean => Array.isArray(inputs) && typeof inputs[0] === 'object';
+
 /** The prompt text: as given, or chat messages rendered by the model's chat template. */
 export function prompt(model: ModelContext, input: string | { role: string; content: string }[]): string {
   if (typeof input === 'string') return input;
@@ -79,12 +81,16 @@ export default defineTask({
   example: { inputs: 'Once upon a', parameters: { max_new_tokens: 20 } },
   splittable: false,
   streams: true,
+  // Prompts generate together, left-padded, as long as their parameters are the same; a chat (one
+  // array of messages) runs alone.
+  batching: 'unwrapped',
+  batchable: (inputs) => !isChat(inputs),
   async run(model, inputs, parameters, stream) {
     const started = performance.now();
-    const isChat = Array.isArray(inputs) && typeof inputs[0] === 'object';
     const t = model.tokenizer;
+    const chat = isChat(inputs);
     const prompts = (
-      isChat
+      chat
         ? [prompt(model, inputs as { role: string; content: string }[])]
         : asArray(inputs as string | string[]).map((p) => prompt(model, p))
     ).map((p) => fit(model, p, parameters.max_new_tokens ?? DEFAULT_MAX_NEW_TOKENS, parameters.truncate));
@@ -115,6 +121,6 @@ export default defineTask({
           }
         : {}),
     }));
-    return Array.isArray(inputs) && !isChat ? answers.map((a) => [a]) : answers;
+    return Array.isArray(inputs) && !chat ? answers.map((a) => [a]) : answers;
   },
 });

@@ -114,6 +114,8 @@ export interface TaskDefinition<
    * text-classification's [[...]]) or the result itself ('unwrapped'). Absent: each request runs alone.
    */
   batching?: 'wrapped' | 'unwrapped';
+  /** Whether this request's inputs may be batched (absent: always, when the task batches). */
+  batchable?(inputs: Static<I>): boolean;
   run(
     model: ModelContext,
     inputs: Static<I>,

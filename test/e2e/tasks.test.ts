@@ -187,6 +187,28 @@ describe('POST /models/{name}', () => {
     assert.match((kept.body as { generated_text: string }[])[0]?.generated_text ?? '', /^ time there was/);
   });
 
+  it('text-generation: concurrent prompts generate in one batch, each as it would alone', async () => {
+    // Of one length: the scheduler merges prompts of similar lengths only (max_length_ratio).
+    const prompts = ['Once upon a', 'fox fox fox', 'The quick b', 'Hello world'];
+    const body = (inputs: string) => ({ inputs, parameters: { max_new_tokens: 12 } });
+    const alone: unknown[] = [];
+    for (const p of prompts) alone.push(await ok('gpt2', body(p)));
+    const counts = async (): Promise<{ batches: number; batched_inputs: number }> =>
+      (
+        (await (await fetch(`${server.url}/models/gpt2`)).json()) as {
+          queue: { batches: number; batched_inputs: number };
+        }
+      ).queue;
+    const before = await counts();
+    const together = await Promise.all(prompts.map((p) => ok('gpt2', body(p))));
+    const after = await counts();
+    assert.deepEqual(together, alone, 'left-padded in a batch, each answer is its own');
+    assert.equal(after.batched_inputs - before.batched_inputs, prompts.length);
+    assert.ok(after.batches - before.batches < prompts.length, `${after.batches - before.batches} batches`);
+    const chat = await ok('gpt2', { inputs: [{ role: 'user', content: 'The quick brown' }] });
+    assert.ok(Array.isArray(chat), 'a chat still runs as one conversation');
+  });
+
   it('text-generation: a seed makes sampling reproducible', async () => {
     const sample = async (seed: number): Promise<string> => {
       const [out] = (await ok('gpt2', {

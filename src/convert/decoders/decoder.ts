@@ -6,40 +6,12 @@
 import { ServeError } from '../../errors.ts';
 import type { Config } from '../architectures/architecture.ts';
 import type { Checkpoint } from '../checkpoint/checkpoint.ts';
-import { type AttentionHeads, type Builder, causalBias } from '../layers.ts';
+import { causalBias } from '../layers.ts';
 import { DType, Graph } from '../onnx/graph.ts';
 import { Weights } from '../weights.ts';
+import type { DecoderArchitecture } from './architecture.ts';
 import { gpt2 } from './gpt2.ts';
 import { llama } from './llama.ts';
-
-export interface DecoderCache extends AttentionHeads {
-  layers: number;
-}
-
-export interface DecoderInputs {
-  ids: string;
-  positions: string;
-  /** The additive attention bias [b, 1, s, past + s] (causal and padding). */
-  bias: string;
-  /** Per layer, the cache so far. */
-  past: readonly { key: string; value: string }[];
-}
-
-export interface DecoderArchitecture {
-  /** config.json `model_type` values built by this architecture. */
-  modelTypes: readonly string[];
-  /** `base_model_prefix` of the transformers class. */
-  basePrefix: string;
-  cache(config: Config): DecoderCache;
-  /** Tokens a query may look back, when attention has a sliding window. */
-  window?(config: Config): number | undefined;
-  /** The logits [b, s, vocab] and each layer's present key and value. */
-  build(
-    b: Builder,
-    config: Config,
-    inputs: DecoderInputs,
-  ): { logits: string; presents: { key: string; value: string }[] };
-}
 
 const DECODERS: readonly DecoderArchitecture[] = [gpt2, llama];
 

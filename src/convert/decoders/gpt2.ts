@@ -5,7 +5,7 @@ import { ServeError } from '../../errors.ts';
 import { num, str } from '../architectures/architecture.ts';
 import { activation, cachedAttention, conv1d, layerNorm, projectOntoRows } from '../layers.ts';
 import { DType } from '../onnx/graph.ts';
-import type { DecoderArchitecture } from './decoder.ts';
+import type { DecoderArchitecture } from './architecture.ts';
 
 export const gpt2: DecoderArchitecture = {
   modelTypes: ['gpt2'],

@@ -7,7 +7,7 @@ import { ServeError } from '../../errors.ts';
 import { type Config, num, str } from '../architectures/architecture.ts';
 import { activation, cachedAttention, linearAsStored, projectOntoRows, rmsNorm, rotary } from '../layers.ts';
 import { DType } from '../onnx/graph.ts';
-import type { DecoderArchitecture, DecoderCache } from './decoder.ts';
+import type { DecoderArchitecture, DecoderCache } from './architecture.ts';
 
 const unsupported = (what: string, details: Record<string, unknown>): ServeError =>
   new ServeError('unsupported_architecture', `${what} is not supported`, details);
