@@ -31,6 +31,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     tokens: { type: 'string', default: '48' },
     concurrency: { type: 'string', default: '4' },
+    dtypes: { type: 'string', default: 'fp32,q8,q4' },
   },
 });
 const NEW_TOKENS = Number(values.tokens);
@@ -294,7 +295,7 @@ async function main(): Promise<void> {
     );
     const results: DtypeResult[] = [];
     const conversions: Record<string, number> = {};
-    for (const dtype of ['fp32', 'q8', 'q4']) {
+    for (const dtype of values.dtypes.split(',')) {
       const out = join(base, dtype);
       conversions[dtype] = convert(source, out, dtype);
       const result = await measure(out, dtype, bandwidth);

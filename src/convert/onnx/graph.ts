@@ -299,8 +299,8 @@ export class Graph {
   /**
    * Block-wise 4-bit weights (the `_q4` exports' MatMulNBits, ./int4.ts): the float [k, n] weight of
    * each MatMul of at least `minElements`, and the [n, k] table of a Gemm(transB) without bias (the LM
-   * head tied to the embeddings, whose float table the embedding lookup keeps). Activations stay
-   * float: decoding is bound by reading weights, which this makes an eighth. Returns the nodes replaced.
+   * head tied to the embeddings, whose float table the embedding lookup keeps); a decoding step
+   * reads an eighth of the bytes. Returns the nodes replaced.
    */
   quantizeMatMulWeightsToInt4(blockSize = 32, minElements = 1024): number {
     const byName = new Map(this.initializers.map((w) => [w.name, w]));
@@ -333,6 +333,9 @@ export class Graph {
           attribute('N', { i: n }),
           attribute('bits', { i: 4 }),
           attribute('block_size', { i: blockSize }),
+          // Blocks multiplied in int8 (activations quantized per block at run time): on this 2-core
+          // CPU 52 tokens/s for a 0.5B decoder against 32 unpacking to float (bench:decode).
+          attribute('accuracy_level', { i: 4 }),
         ],
       });
       this.domains.add(MS_DOMAIN);
