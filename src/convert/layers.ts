@@ -69,15 +69,13 @@ function residualLayerNorm(
   return b.g.msOp('SkipLayerNormalization', [...inputs, biasOf(b, name, outDim)], { epsilon: { f: eps } });
 }
 
+/** The checkpoint's [rows, width] tensor `name` (an embedding table) as an initializer. */
+export const table = (b: Builder, name: string, rows: number, width: number): string =>
+  b.g.weight(name, DType.float, [rows, width], b.w.tensor(name, [rows, width]));
+
 /** A [rows, width] table (embeddings) looked up by int64 ids. */
 export function embedding(b: Builder, name: string, ids: string, rows: number, width: number): string {
-  const table = b.g.weight(
-    `${name}.weight`,
-    DType.float,
-    [rows, width],
-    b.w.tensor(`${name}.weight`, [rows, width]),
-  );
-  return b.g.gather(table, ids);
+  return b.g.gather(table(b, `${name}.weight`, rows, width), ids);
 }
 
 const tanhGelu = (g: Graph, x: string, inner: string): string =>

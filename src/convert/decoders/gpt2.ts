@@ -3,8 +3,7 @@
 // final ln_f and an LM head tied to the token embeddings unless the checkpoint has one of its own.
 import { ServeError } from '../../errors.ts';
 import { num, str } from '../architectures/architecture.ts';
-import { activation, cachedAttention, conv1d, layerNorm, projectOntoRows } from '../layers.ts';
-import { DType } from '../onnx/graph.ts';
+import { activation, cachedAttention, conv1d, layerNorm, projectOntoRows, table } from '../layers.ts';
 import type { DecoderArchitecture } from './architecture.ts';
 
 export const gpt2: DecoderArchitecture = {
@@ -38,19 +37,9 @@ export const gpt2: DecoderArchitecture = {
     const eps = num(config, 'layer_norm_epsilon', 1e-5);
     const act = str(config, 'activation_function', 'gelu_new');
     const p = w.bodyPrefix;
-    const wte = g.weight(
-      `${p}wte.weight`,
-      DType.float,
-      [vocab, hidden],
-      w.tensor(`${p}wte.weight`, [vocab, hidden]),
-    );
+    const wte = table(b, `${p}wte.weight`, vocab, hidden);
     const positions = num(config, 'n_positions');
-    const wpe = g.weight(
-      `${p}wpe.weight`,
-      DType.float,
-      [positions, hidden],
-      w.tensor(`${p}wpe.weight`, [positions, hidden]),
-    );
+    const wpe = table(b, `${p}wpe.weight`, positions, hidden);
     let x = g.add(g.gather(wte, io.ids), g.gather(wpe, io.positions));
     const presents: { key: string; value: string }[] = [];
     for (let i = 0; i < shape.layers; i++) {
@@ -82,9 +71,7 @@ export const gpt2: DecoderArchitecture = {
     x = layerNorm(b, `${p}ln_f`, x, hidden, eps);
     // An untied head of its own (tie_word_embeddings: false) wins over the token embeddings.
     const own = config['tie_word_embeddings'] === false && w.has('lm_head.weight');
-    const table = own
-      ? g.weight('lm_head.weight', DType.float, [vocab, hidden], w.tensor('lm_head.weight', [vocab, hidden]))
-      : wte;
-    return { logits: projectOntoRows(g, x, table, vocab, hidden), presents };
+    const head = own ? table(b, 'lm_head.weight', vocab, hidden) : wte;
+    return { logits: projectOntoRows(g, x, head, vocab, hidden), presents };
   },
 };

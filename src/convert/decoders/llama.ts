@@ -5,8 +5,15 @@
 // head of its own or tied to the embeddings (tie_word_embeddings).
 import { ServeError } from '../../errors.ts';
 import { type Config, num, str } from '../architectures/architecture.ts';
-import { activation, cachedAttention, linearAsStored, projectOntoRows, rmsNorm, rotary } from '../layers.ts';
-import { DType } from '../onnx/graph.ts';
+import {
+  activation,
+  cachedAttention,
+  linearAsStored,
+  projectOntoRows,
+  rmsNorm,
+  rotary,
+  table,
+} from '../layers.ts';
 import type { DecoderArchitecture, DecoderCache } from './architecture.ts';
 
 const unsupported = (what: string, details: Record<string, unknown>): ServeError =>
@@ -82,12 +89,7 @@ export const llama: DecoderArchitecture = {
     const eps = num(config, 'rms_norm_eps', 1e-6);
     const act = str(config, 'hidden_act', 'silu');
     const p = w.bodyPrefix;
-    const embeddings = g.weight(
-      `${p}embed_tokens.weight`,
-      DType.float,
-      [vocab, hidden],
-      w.tensor(`${p}embed_tokens.weight`, [vocab, hidden]),
-    );
+    const embeddings = table(b, `${p}embed_tokens.weight`, vocab, hidden);
     const rotate = rotary(g, io.positions, inverseFrequencies(config, headDim));
     let x = g.gather(embeddings, io.ids);
     const presents: { key: string; value: string }[] = [];
@@ -116,9 +118,7 @@ export const llama: DecoderArchitecture = {
     }
     x = rmsNorm(b, `${p}norm`, x, hidden, eps);
     const tied = config['tie_word_embeddings'] === true && !w.has('lm_head.weight');
-    const table = tied
-      ? embeddings
-      : g.weight('lm_head.weight', DType.float, [vocab, hidden], w.tensor('lm_head.weight', [vocab, hidden]));
-    return { logits: projectOntoRows(g, x, table, vocab, hidden), presents };
+    const head = tied ? embeddings : table(b, 'lm_head.weight', vocab, hidden);
+    return { logits: projectOntoRows(g, x, head, vocab, hidden), presents };
   },
 };
