@@ -103,13 +103,14 @@ describe('SIGTERM under keep-alive load', () => {
       const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
       await new Promise((r) => setTimeout(r, 500));
       server.child.kill('SIGTERM');
-      signalled = true;
       let ready = 200;
       for (let i = 0; i < 50 && ready === 200; i++) {
         ready = (await fetch(`${server.url}/ready`)).status;
         if (ready === 200) await new Promise((r) => setTimeout(r, 20));
       }
       assert.equal(ready, 503, 'readiness turns 503 at once');
+      // From here the server is draining (a signal arrives a moment after kill() returns).
+      signalled = true;
       await Promise.all(clients);
       agent.destroy();
       const counts = tally(outcomes);
