@@ -97,9 +97,9 @@ describe('neededFiles', () => {
       /`weights: onnx` rules out converting/,
     );
     throwsWith(
-      () => neededFiles('m', BERT, 'q4', listing, {}),
+      () => neededFiles('m', BERT, 'bnb4', listing, {}),
       'invalid_config',
-      /hubserve does in fp32, fp16, q8; dtype q4 needs a repo with ONNX weights/,
+      /hubserve does in fp32, fp16, q8, q4; dtype bnb4 needs a repo with ONNX weights/,
     );
     const both = [...TOKENIZER, 'onnx/model.onnx', 'model.safetensors'];
     assert.equal(neededFiles('m', BERT, 'fp32', both, {}).weights, 'onnx');
