@@ -289,10 +289,7 @@ export class Graph {
       this.domains.add(MS_DOMAIN);
       replaced++;
     }
-    // The float weights only the replaced nodes used are not written.
-    const used = new Set(this.nodes.flatMap((n) => n['input'] as string[]));
-    const kept = this.initializers.filter((w) => !quantized.has(w.name) || used.has(w.name));
-    this.initializers.splice(0, this.initializers.length, ...kept);
+    this.dropUnused(new Set(quantized.keys()));
     return replaced;
   }
 
@@ -341,11 +338,15 @@ export class Graph {
       this.domains.add(MS_DOMAIN);
       replaced++;
     }
-    const used = new Set(this.nodes.flatMap((n) => n['input'] as string[]));
-    // The float weights only the replaced nodes used are not written.
-    const kept = this.initializers.filter((w) => !replacedWeights.has(w.name) || used.has(w.name));
-    this.initializers.splice(0, this.initializers.length, ...kept);
+    this.dropUnused(replacedWeights);
     return replaced;
+  }
+
+  /** Drops the float weights among `replaced` that no node reads any more: they are not written. */
+  private dropUnused(replaced: ReadonlySet<string>): void {
+    const used = new Set(this.nodes.flatMap((n) => n['input'] as string[]));
+    const kept = this.initializers.filter((w) => !replaced.has(w.name) || used.has(w.name));
+    this.initializers.splice(0, this.initializers.length, ...kept);
   }
 
   /** The packed values, scales and zero points of a weight, as lazily computed initializers. */
