@@ -125,5 +125,7 @@ function byteLevel(style: 'roberta' | 'gpt2'): Family {
 export const BPE_FAMILIES: Record<string, Family> = {
   RobertaTokenizer: byteLevel('roberta'),
   LongformerTokenizer: byteLevel('roberta'),
+  // BartTokenizer is RobertaTokenizer under another name (tokenization_bart.py).
+  BartTokenizer: byteLevel('roberta'),
   GPT2Tokenizer: byteLevel('gpt2'),
 };

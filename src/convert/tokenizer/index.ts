@@ -40,6 +40,9 @@ const MODEL_TYPE_CLASSES: Record<string, string> = {
   gpt2: 'GPT2Tokenizer',
   'xlm-roberta': 'XLMRobertaTokenizer',
   camembert: 'CamembertTokenizer',
+  t5: 'T5Tokenizer',
+  mt5: 'T5Tokenizer',
+  bart: 'BartTokenizer',
 };
 
 /** The files of a repo listing (paths relative to its root) that converting its tokenizer reads. */

@@ -1,6 +1,7 @@
-// Unigram tokenizers from a SentencePiece model file (XLMRobertaTokenizer, CamembertTokenizer), as
-// convert_slow_tokenizer.SpmConverter and its XLMRoberta/Camembert subclasses build them: fairseq's
-// ids laid over the SentencePiece ids, and the whitespace rules of the model's normalizer_spec.
+// Unigram tokenizers from a SentencePiece model file (XLMRobertaTokenizer, CamembertTokenizer,
+// T5Tokenizer), as convert_slow_tokenizer.SpmConverter and its subclasses build them: fairseq's ids
+// laid over the SentencePiece ids (XLM-R, CamemBERT) or the model's own ids with T5's sentinel
+// tokens after them, and the whitespace rules of the model's normalizer_spec.
 import protobuf from 'protobufjs';
 import {
   type AddedToken,
@@ -12,6 +13,7 @@ import {
   plainFlags,
   readBytes,
   requireSpecial,
+  templateProcessing,
   tokenId,
   tokenizerJson,
   type TokenizerSource,
@@ -160,6 +162,25 @@ function normalizer(model: SentencePieceModel): Record<string, unknown> | null {
   return steps.length === 0 ? null : { type: 'Sequence', normalizers: steps };
 }
 
+/** A Unigram model file of the repo, parsed, or bad_tokenizer when it is another kind. */
+function readUnigram(source: TokenizerSource, file: string): SentencePieceModel {
+  const model = parseSentencePiece(readBytes(source, file), file);
+  if (model.modelType !== 1) {
+    throw badTokenizer(`${file} is a SentencePiece model of type ${model.modelType}, not unigram (1)`, {
+      file,
+    });
+  }
+  if (model.pieces.length < 3) throw badTokenizer(`${file} has too few pieces`, { file });
+  return model;
+}
+
+const metaspace = (prepend: 'always' | 'first' | 'never'): Record<string, unknown> => ({
+  type: 'Metaspace',
+  replacement: '\u2581',
+  prepend_scheme: prepend,
+  split: true,
+});
+
 function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
   return {
     defaults:
@@ -167,17 +188,7 @@ function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
         ? FAIRSEQ_SPECIALS
         : { ...FAIRSEQ_SPECIALS, additional_special_tokens: ['<s>NOTUSED', '</s>NOTUSED'] },
     build(source: TokenizerSource, specials) {
-      const model = parseSentencePiece(readBytes(source, MODEL_FILE), MODEL_FILE);
-      if (model.modelType !== 1) {
-        throw badTokenizer(
-          `${MODEL_FILE} is a SentencePiece model of type ${model.modelType}, not unigram (1)`,
-          {
-            file: MODEL_FILE,
-          },
-        );
-      }
-      if (model.pieces.length < 3)
-        throw badTokenizer(`${MODEL_FILE} has too few pieces`, { file: MODEL_FILE });
+      const model = readUnigram(source, MODEL_FILE);
       const vocabList = fairseqVocab(style, model);
       const vocab = new Map<string, number>();
       // A piece listed twice keeps its first id, as SentencePiece's PieceToId does.
@@ -211,9 +222,9 @@ function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
       const tokenizer = tokenizerJson({
         added_tokens: added,
         normalizer: normalizer(model),
-        pre_tokenizer: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: prepend, split: true },
+        pre_tokenizer: metaspace(prepend),
         post_processor: clsSepTemplate(cls, sep, 'double-sep', ids),
-        decoder: { type: 'Metaspace', replacement: '\u2581', prepend_scheme: prepend, split: true },
+        decoder: metaspace(prepend),
         model: { type: 'Unigram', unk_id: unkId, vocab: vocabList, byte_fallback: false },
       });
       return { tokenizer, config: {} };
@@ -221,7 +232,84 @@ function fairseqUnigram(style: 'xlm-roberta' | 'camembert'): Family {
   };
 }
 
+/** How many sentinel tokens a T5 tokenizer has: tokenizer_config's extra_ids (T5Tokenizer's default 100). */
+function extraIds(config: Record<string, unknown>): number {
+  const count = config.extra_ids ?? 100;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
+    throw badTokenizer(`tokenizer_config.json has extra_ids ${JSON.stringify(count)}`, {});
+  }
+  return count;
+}
+
+/**
+ * T5Tokenizer (spiece.model), as T5Converter builds it: the model's pieces with their own ids, then
+ * <extra_id_{n-1}> ... <extra_id_0> (special, eating the spaces around them, as T5Tokenizer adds
+ * them), and `</s>` after each text. Metaspace puts ▁ before every piece of text, as the legacy slow
+ * tokenizer does; with `legacy: false` only before the first.
+ */
+const t5Unigram: Family = {
+  defaults: {
+    eos_token: { content: '</s>' },
+    unk_token: { content: '<unk>' },
+    pad_token: { content: '<pad>' },
+  },
+  build(source, specials) {
+    const file = 'spiece.model';
+    const model = readUnigram(source, file);
+    const count = extraIds(source.config);
+    const sentinels = Array.from({ length: count }, (_, i) => `<extra_id_${count - 1 - i}>`);
+    const vocabList: [string, number][] = [
+      ...model.pieces.map((p): [string, number] => [p.piece, p.score]),
+      ...sentinels.map((s): [string, number] => [s, 0]),
+    ];
+    const vocab = new Map<string, number>();
+    vocabList.forEach(([piece], id) => {
+      if (!vocab.has(piece)) vocab.set(piece, id);
+    });
+    const added = collectAddedTokens(source, specials, vocab, vocabList.length);
+    for (const sentinel of sentinels) {
+      const known = added.find((t) => t.content === sentinel);
+      const flags = { ...plainFlags(sentinel, true), lstrip: true, rstrip: true };
+      if (known) Object.assign(known, flags);
+      else added.push({ id: vocab.get(sentinel) as number, ...flags });
+    }
+    added.sort((a, b) => a.id - b.id);
+    const eos = requireSpecial(specials, 'eos_token', source.tokenizerClass);
+    const unk = requireSpecial(specials, 'unk_token', source.tokenizerClass);
+    const unkId = vocab.get(unk);
+    if (unkId === undefined) throw badTokenizer(`the vocabulary has no ${unk}`, {});
+    const ids = (token: string): number => tokenId(token, added, vocab);
+    const legacy = source.config.legacy !== false;
+    const prepend = !model.addDummyPrefix ? 'never' : legacy ? 'always' : 'first';
+    const tokenizer = tokenizerJson({
+      added_tokens: added,
+      normalizer: normalizer(model),
+      pre_tokenizer: metaspace(prepend),
+      post_processor: templateProcessing(
+        [
+          ['A', 0],
+          [eos, 0],
+        ],
+        [
+          ['A', 0],
+          [eos, 0],
+          ['B', 0],
+          [eos, 0],
+        ],
+        ids,
+      ),
+      decoder: metaspace(prepend),
+      model: { type: 'Unigram', unk_id: unkId, vocab: vocabList, byte_fallback: model.byteFallback },
+    });
+    const listed = specials.additional.map((t) => t.content);
+    const config =
+      listed.length > 0 ? {} : { additional_special_tokens: sentinels.slice().reverse(), extra_ids: count };
+    return { tokenizer, config };
+  },
+};
+
 export const SENTENCEPIECE_FAMILIES: Record<string, Family> = {
   XLMRobertaTokenizer: fairseqUnigram('xlm-roberta'),
   CamembertTokenizer: fairseqUnigram('camembert'),
+  T5Tokenizer: t5Unigram,
 };
