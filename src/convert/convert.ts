@@ -9,11 +9,13 @@ import { checkpointFiles, type CheckpointFiles, openCheckpoint, shardFiles } fro
 import type { Checkpoint } from './checkpoint/checkpoint.ts';
 import { buildDecoder, decoderFor } from './decoders/decoder.ts';
 import { buildEncoder } from './encoder.ts';
+import type { GraphPart } from './onnx/graph.ts';
+import { buildSeq2Seq, seq2seqFor } from './seq2seq/seq2seq.ts';
 import { readSentencePipeline, sentenceTransformerFiles } from './sentence-transformers.ts';
 import { convertTokenizer, tokenizerSourceFiles } from './tokenizer/index.ts';
 
 /** Bumped whenever a conversion's output changes, so that caches of older ones are not reused. */
-export const CONVERTER_VERSION = 1;
+export const CONVERTER_VERSION = 2;
 
 export const CONVERTIBLE_DTYPES = ['fp32', 'fp16', 'q8', 'q4'] as const;
 export type ConvertibleDtype = (typeof CONVERTIBLE_DTYPES)[number];
@@ -67,21 +69,19 @@ export interface ConversionManifest {
   checkpoint: { format: CheckpointFiles['format']; files: string[] };
   /** tokenizer.json as the repo has it, or converted from its slow tokenizer files. */
   tokenizer: 'copied' | 'converted';
-  inputs: string[];
-  outputs: string[];
-  /** The graph and its weights, in bytes. */
+  /** The graphs written (one, or a seq2seq model's encoder and decoder), with their inputs and outputs. */
+  graphs: { file: string; inputs: string[]; outputs: string[] }[];
+  /** The graphs and their weights, in bytes. */
   bytes: number;
   ms: number;
 }
 
-/** The graph file transformers.js opens for a dtype (its DEFAULT_DTYPE_SUFFIX_MAPPING). */
-const GRAPH_FILES: Record<ConvertibleDtype, string> = {
-  fp32: 'onnx/model.onnx',
-  fp16: 'onnx/model_fp16.onnx',
-  q8: 'onnx/model_quantized.onnx',
-  q4: 'onnx/model_q4.onnx',
-};
-export const graphFile = (dtype: ConvertibleDtype): string => GRAPH_FILES[dtype];
+/** transformers.js's file suffix for a dtype (its DEFAULT_DTYPE_SUFFIX_MAPPING). */
+const SUFFIXES: Record<ConvertibleDtype, string> = { fp32: '', fp16: '_fp16', q8: '_quantized', q4: '_q4' };
+
+/** The file transformers.js opens for graph `name` (model, encoder_model, ...) in a dtype. */
+export const graphFile = (dtype: ConvertibleDtype, name = 'model'): string =>
+  `onnx/${name}${SUFFIXES[dtype]}.onnx`;
 
 function readConfigJson(dir: string): Config {
   let config: unknown;
@@ -105,7 +105,7 @@ function buildEncoderFolder(
   config: Config,
   sourceDir: string,
   listing: readonly string[],
-) {
+): { head: string; parts: GraphPart[] } {
   const pipeline = readSentencePipeline(sourceDir, listing);
   if (pipeline && pipeline.transformerPath !== '') {
     throw new ServeError(
@@ -115,7 +115,27 @@ function buildEncoderFolder(
       { path: pipeline.transformerPath },
     );
   }
-  return buildEncoder(checkpoint, config, pipeline && { dir: sourceDir, listing, pipeline });
+  const { head, ...part } = buildEncoder(
+    checkpoint,
+    config,
+    pipeline && { dir: sourceDir, listing, pipeline },
+  );
+  return { head, parts: [{ name: 'model', ...part }] };
+}
+
+/** The graphs of the checkpoint's architecture: a decoder's, a seq2seq model's two, or an encoder's. */
+function buildGraphs(
+  checkpoint: Checkpoint,
+  config: Config,
+  sourceDir: string,
+  listing: readonly string[],
+): { head: string; parts: GraphPart[] } {
+  const decoder = decoderFor(config);
+  if (decoder)
+    return { head: 'causal-lm', parts: [{ name: 'model', ...buildDecoder(checkpoint, config, decoder) }] };
+  const seq2seq = seq2seqFor(config);
+  if (seq2seq) return { head: 'seq2seq-lm', parts: buildSeq2Seq(checkpoint, config, seq2seq) };
+  return buildEncoderFolder(checkpoint, config, sourceDir, listing);
 }
 
 /** Converts synchronously (run it off the main thread: see run.ts); `onProgress` counts weight bytes. */
@@ -149,28 +169,34 @@ export function convertFolder(
 
   const checkpoint = openCheckpoint(sourceDir, sources.checkpoint);
   try {
-    const decoder = decoderFor(config);
-    const built = decoder
-      ? { ...buildDecoder(checkpoint, config, decoder), head: 'causal-lm' }
-      : buildEncoderFolder(checkpoint, config, sourceDir, listing);
-    if (dtype === 'fp16') built.graph.storeWeightsAsFloat16();
-    if (dtype === 'q8') built.graph.quantizeMatMulWeights();
-    if (dtype === 'q4') built.graph.quantizeMatMulWeightsToInt4();
-    const bytes = built.graph.writeFile(join(outDir, graphFile(dtype)), {
-      producer: 'hubserve',
-      docString: `converted by hubserve (converter ${CONVERTER_VERSION}) from ${sources.checkpoint.file}`,
-      metadata: { 'hubserve.converter': String(CONVERTER_VERSION), 'hubserve.dtype': dtype },
-      ...(onProgress ? { onProgress } : {}),
-    });
+    const { head, parts } = buildGraphs(checkpoint, config, sourceDir, listing);
+    for (const { graph } of parts) {
+      if (dtype === 'fp16') graph.storeWeightsAsFloat16();
+      if (dtype === 'q8') graph.quantizeMatMulWeights();
+      if (dtype === 'q4') graph.quantizeMatMulWeightsToInt4();
+    }
+    // Progress counts the weight bytes of every graph together.
+    const total = parts.reduce((n, part) => n + part.graph.weightBytes(), 0);
+    let bytes = 0;
+    let before = 0;
+    for (const { name, graph } of parts) {
+      const offset = before;
+      bytes += graph.writeFile(join(outDir, graphFile(dtype, name)), {
+        producer: 'hubserve',
+        docString: `converted by hubserve (converter ${CONVERTER_VERSION}) from ${sources.checkpoint.file}`,
+        metadata: { 'hubserve.converter': String(CONVERTER_VERSION), 'hubserve.dtype': dtype },
+        ...(onProgress ? { onProgress: (done: number) => onProgress(offset + done, total) } : {}),
+      });
+      before += graph.weightBytes();
+    }
     const manifest: ConversionManifest = {
       converter: CONVERTER_VERSION,
       dtype,
       modelType: String(config['model_type']),
-      head: built.head,
+      head,
       checkpoint: { format: sources.checkpoint.format, files: shardFiles(sourceDir, sources.checkpoint) },
       tokenizer: tokenizer ? 'converted' : 'copied',
-      inputs: built.inputs,
-      outputs: built.outputs,
+      graphs: parts.map(({ name, inputs, outputs }) => ({ file: graphFile(dtype, name), inputs, outputs })),
       bytes,
       ms: Math.round(performance.now() - started),
     };

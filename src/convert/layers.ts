@@ -299,38 +299,82 @@ export interface AttentionHeads {
 }
 
 /** x [b, s, n · headDim] -> [b, n, s, headDim]. */
-const toHeads = (g: Graph, x: string, n: number, headDim: number): string =>
+export const toHeads = (g: Graph, x: string, n: number, headDim: number): string =>
   g.transpose(g.reshape(x, [0, 0, n, headDim]), [0, 2, 1, 3]);
 
 /**
- * softmax(q kᵀ / √d + bias) v with k and v the cache `past` plus this step's: q [b, s, heads · d],
- * k and v [b, s, kvHeads · d] as projected, `rotate` (rotary embeddings) applied to q and k in the
- * heads layout before k is cached. Returns the context [b, s, heads · d] (before the output
- * projection) and the present key and value [b, kvHeads, past + s, d]. With grouped-query attention
- * each key-value head serves heads / kvHeads query heads, as transformers' repeat_kv does (head h
- * reads key-value head h / rep): the query heads are folded onto their key-value head instead of the
- * cache being copied.
+ * softmax(q kᵀ · scale + bias) v for query [b, heads, s, d] and key, value [b, kvHeads, t, d]: the
+ * context [b, s, heads · d] (before the output projection). With grouped-query attention each
+ * key-value head serves heads / kvHeads query heads, as transformers' repeat_kv does (head h reads
+ * key-value head h / rep): the query heads are folded onto their key-value head instead of the keys
+ * being copied. `scale` defaults to 1/√d (T5 uses 1).
+ */
+export function scaledAttention(
+  g: Graph,
+  query: string,
+  key: string,
+  value: string,
+  bias: string,
+  { heads, kvHeads, headDim }: AttentionHeads,
+  scale = 1 / Math.sqrt(headDim),
+): string {
+  const rep = heads / kvHeads;
+  // [b, heads, s, d] -> [b, kvHeads, rep · s, d]: row r · s + i is query head kv · rep + r at token i.
+  const folded = rep === 1 ? query : g.reshape(query, [0, kvHeads, -1, headDim]);
+  const masked = rep === 1 ? bias : g.op('Tile', [bias, g.i64([1, 1, rep, 1])]);
+  const products = g.matmul(folded, g.transpose(key, [0, 1, 3, 2]));
+  const scores = scale === 1 ? products : g.mul(products, g.f32([scale], []));
+  const attended = g.matmul(g.softmax(g.add(scores, masked)), value);
+  const unfolded = rep === 1 ? attended : g.reshape(attended, [0, heads, -1, headDim]);
+  return g.reshape(g.transpose(unfolded, [0, 2, 1, 3]), [0, 0, heads * headDim]);
+}
+
+/**
+ * Attention over the cache `past` plus this step's keys and values: q [b, s, heads · d], k and v
+ * [b, s, kvHeads · d] as projected, `rotate` (rotary embeddings) applied to q and k in the heads
+ * layout before k is cached. Returns the context [b, s, heads · d] and the present key and value
+ * [b, kvHeads, past + s, d].
  */
 export function cachedAttention(
   g: Graph,
   projected: { q: string; k: string; v: string },
   past: { key: string; value: string },
   bias: string,
-  { heads, kvHeads, headDim }: AttentionHeads,
+  shape: AttentionHeads,
   rotate: (x: string) => string = (x) => x,
+  scale?: number,
 ): { context: string; key: string; value: string } {
-  const rep = heads / kvHeads;
+  const { heads, kvHeads, headDim } = shape;
   const key = g.concat([past.key, rotate(toHeads(g, projected.k, kvHeads, headDim))], 2);
   const value = g.concat([past.value, toHeads(g, projected.v, kvHeads, headDim)], 2);
   const query = rotate(toHeads(g, projected.q, heads, headDim));
-  // [b, heads, s, d] -> [b, kvHeads, rep · s, d]: row r · s + i is query head kv · rep + r at token i.
-  const folded = rep === 1 ? query : g.reshape(query, [0, kvHeads, -1, headDim]);
-  const masked = rep === 1 ? bias : g.op('Tile', [bias, g.i64([1, 1, rep, 1])]);
-  const scores = g.div(g.matmul(folded, g.transpose(key, [0, 1, 3, 2])), g.f32([Math.sqrt(headDim)], []));
-  const attended = g.matmul(g.softmax(g.add(scores, masked)), value);
-  const unfolded = rep === 1 ? attended : g.reshape(attended, [0, heads, -1, headDim]);
-  const context = g.reshape(g.transpose(unfolded, [0, 2, 1, 3]), [0, 0, heads * headDim]);
-  return { context, key, value };
+  return { context: scaledAttention(g, query, key, value, bias, shape, scale), key, value };
+}
+
+/**
+ * Cross-attention keys and values [b, heads, t, d] of a merged seq2seq decoder: the cache's once it
+ * holds them, else projected from the encoder's hidden states [b, t, hidden]. Both are one graph
+ * without an If: the rows projected are those past the cache's length, all of them on the first
+ * step and none after it, so later steps project nothing.
+ */
+export function crossKeyValue(
+  g: Graph,
+  encoderHidden: string,
+  past: { key: string; value: string },
+  project: (rows: string) => { k: string; v: string },
+  { heads, headDim }: AttentionHeads,
+): { key: string; value: string } {
+  const fresh = project(g.slice(encoderHidden, 1, g.dimOf(past.key, 2), Number.MAX_SAFE_INTEGER));
+  return {
+    key: g.concat([past.key, toHeads(g, fresh.k, heads, headDim)], 2),
+    value: g.concat([past.value, toHeads(g, fresh.v, heads, headDim)], 2),
+  };
+}
+
+/** The additive bias [b, 1, 1, t] that keeps attention off padding: 0 where mask [b, t] is 1. */
+export function paddingBias(g: Graph, mask: string): string {
+  const attended = g.unsqueeze(g.op('Equal', [mask, g.i64([1], [])]), [1, 2]);
+  return g.op('Where', [attended, g.f32([0], []), g.f32([MASKED], [])]);
 }
 
 /** transformers' RMSNorm (Llama, Mistral, Qwen2): w · x / √(mean(x²) + eps), no bias. */

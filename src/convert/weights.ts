@@ -13,6 +13,15 @@ const RENAMES: readonly [string, string][] = [
   ['.bias', '.beta'],
 ];
 
+const unusedTensors = (unused: readonly string[]): ServeError =>
+  new ServeError(
+    'bad_checkpoint',
+    `the checkpoint has tensors the config's model does not use: ${unused.slice(0, 5).join(', ')}` +
+      (unused.length > 5 ? ` and ${unused.length - 5} more` : '') +
+      ' (does config.json match the weights?)',
+    { tensors: unused.slice(0, 20) },
+  );
+
 export type Lazy = () => Float32Array;
 
 export class Weights {
@@ -80,15 +89,19 @@ export class Weights {
         !IGNORED.some((pattern) => pattern.test(name)) &&
         !(this.bodyPrefix === '' && this.isHeadTensor(name)),
     );
-    if (unused.length > 0) {
-      throw new ServeError(
-        'bad_checkpoint',
-        `the checkpoint has tensors the config's model does not use: ${unused.slice(0, 5).join(', ')}` +
-          (unused.length > 5 ? ` and ${unused.length - 5} more` : '') +
-          ' (does config.json match the weights?)',
-        { tensors: unused.slice(0, 20) },
-      );
-    }
+    if (unused.length > 0) throw unusedTensors(unused);
+  }
+
+  /**
+   * Fails when the checkpoint holds any tensor the graphs do not use, other than `ignored` ones (tied
+   * copies, buffers): for architectures whose every tensor has a place (seq2seq), so a config that
+   * does not match its weights is found whatever the tensor's name.
+   */
+  checkAllUsed(ignored: readonly RegExp[] = []): void {
+    const unused = [...this.checkpoint.tensors.keys()].filter(
+      (name) => !this.used.has(name) && ![...IGNORED, ...ignored].some((pattern) => pattern.test(name)),
+    );
+    if (unused.length > 0) throw unusedTensors(unused);
   }
 
   /** In a bare checkpoint, top-level names that belong to heads rather than to the body. */

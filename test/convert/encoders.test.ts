@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { checkpointFiles, openCheckpoint } from '../../src/convert/checkpoint/index.ts';
+import { seq2seqFor } from '../../src/convert/seq2seq/seq2seq.ts';
 import { decoderFor } from '../../src/convert/decoders/decoder.ts';
 import { buildEncoder } from '../../src/convert/encoder.ts';
 import { readSentencePipeline } from '../../src/convert/sentence-transformers.ts';
@@ -55,8 +56,11 @@ const configOf = (dir: string): Record<string, unknown> =>
   JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
 
 describe('encoder conversion against PyTorch', () => {
-  // Decoder fixtures (tools/fixtures/decoders.py) are test/convert/decoders.test.ts's.
-  const encoders = readdirSync(FIXTURES).filter((name) => !decoderFor(configOf(join(FIXTURES, name))));
+  // Decoder and seq2seq fixtures are test/convert/decoders.test.ts's and seq2seq.test.ts's.
+  const encoders = readdirSync(FIXTURES).filter((name) => {
+    const config = configOf(join(FIXTURES, name));
+    return !decoderFor(config) && !seq2seqFor(config);
+  });
   for (const name of encoders.sort()) {
     it(name, async () => {
       const dir = join(FIXTURES, name);

@@ -227,11 +227,11 @@ describe('slow tokenizers converted for transformers.js', () => {
     const named = copyCase('bert-uncased');
     writeFileSync(
       join(named.dir, 'tokenizer_config.json'),
-      JSON.stringify({ tokenizer_class: 'T5Tokenizer' }),
+      JSON.stringify({ tokenizer_class: 'WhisperTokenizer' }),
     );
     assert.throws(
       () => convertTokenizer(named.dir, named.listing, { model_type: 'bert' }),
-      refusedWith('unsupported_architecture', /T5Tokenizer.*BertTokenizer/),
+      refusedWith('unsupported_architecture', /WhisperTokenizer.*BertTokenizer/),
     );
     const typed = copyCase('bert-vocab-only');
     assert.throws(

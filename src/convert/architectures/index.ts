@@ -3,6 +3,7 @@
 import { ServeError } from '../../errors.ts';
 import type { Architecture, Config, Head } from './architecture.ts';
 import { DECODER_MODEL_TYPES } from '../decoders/decoder.ts';
+import { SEQ2SEQ_MODEL_TYPES } from '../seq2seq/seq2seq.ts';
 import { bert } from './bert.ts';
 import { distilbert } from './distilbert.ts';
 import { electra } from './electra.ts';
@@ -13,10 +14,11 @@ export { HEADS, type Architecture, type Config, type Head } from './architecture
 
 const ARCHITECTURES: readonly Architecture[] = [bert, distilbert, electra, mpnet, roberta];
 
-/** Every model_type the converter builds, encoders and decoders (../decoders). */
+/** Every model_type the converter builds: encoders, decoders (../decoders) and seq2seq (../seq2seq). */
 export const SUPPORTED_MODEL_TYPES: readonly string[] = [
   ...ARCHITECTURES.flatMap((a) => a.modelTypes),
   ...DECODER_MODEL_TYPES,
+  ...SEQ2SEQ_MODEL_TYPES,
 ].sort();
 
 export function architectureFor(config: Config): Architecture {

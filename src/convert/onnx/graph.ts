@@ -24,6 +24,14 @@ const MAX_INLINE_BYTES = 2 ** 31 - 2 ** 26;
 /** A dimension: a fixed size, or a symbolic name such as `batch_size`. */
 export type Dim = number | string;
 
+/** A graph of a converted model: its file name without the dtype suffix (model, encoder_model, ...), its inputs and outputs. */
+export interface GraphPart {
+  name: string;
+  graph: Graph;
+  inputs: string[];
+  outputs: string[];
+}
+
 export type TensorData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array | Uint16Array;
 
 /** A weight's values, or a function that reads them when the model is written. */
@@ -436,8 +444,13 @@ export class Graph {
    * weights pass protobuf's 2 GB limit, they go to `<file>_data` beside it (ONNX external data).
    * Returns the bytes written.
    */
+  /** The bytes of the weights as they will be written. */
+  weightBytes(): number {
+    return this.initializers.reduce((n, w) => n + elementCount(w.dims) * bytesPer(w.dtype), 0);
+  }
+
   writeFile(path: string, options: WriteOptions = {}): number {
-    const total = this.initializers.reduce((n, w) => n + elementCount(w.dims) * bytesPer(w.dtype), 0);
+    const total = this.weightBytes();
     const external = total > MAX_INLINE_BYTES;
     const dataPath = `${path}_data`;
     const fd = openSync(path, 'w');
