@@ -16,6 +16,7 @@ import {
   textOf,
   word,
 } from '../support/checkpoints.ts';
+import type { ModelConfigEntry } from '../../src/config/schema.ts';
 import { serve, type TestServer } from '../support/server.ts';
 
 /** PyTorch's outputs against ours: float32 differences, and the answers' rounding to 1e-6. */
@@ -63,6 +64,15 @@ const repos = {
   llama: fixtureRepo('llama-lm'),
   qwen2: fixtureRepo('qwen2-lm'),
   mistral: fixtureRepo('mistral-lm'),
+  // Seq2seq repos with only spiece.model (T5) or vocab.json + merges.txt (BART).
+  t5: fixtureRepo('t5-seq2seq-bin'),
+  't5-v1_1': fixtureRepo('t5-v1_1-seq2seq'),
+  bart: fixtureRepo('bart-seq2seq'),
+};
+const TASKS: Record<string, NonNullable<ModelConfigEntry['task']>> = {
+  t5: 'summarization',
+  't5-v1_1': 'translation',
+  bart: 'summarization',
 };
 // The .bin of this one is replaced by a pickle that would run a command.
 copyFileSync(
@@ -76,7 +86,11 @@ const row0 = (fixture: string, specials = BERT_IDS): string =>
 let server: TestServer;
 before(async () => {
   server = await serve(
-    Object.entries(repos).map(([name, source]) => ({ name, source })),
+    Object.entries(repos).map(([name, source]) => ({
+      name,
+      source,
+      ...(TASKS[name] ? { task: TASKS[name] } : {}),
+    })),
     { hub: { convertedDir } },
   );
 });
@@ -265,6 +279,27 @@ describe('checkpoint repos served over HTTP', () => {
       assert.deepEqual(tokens, greedy.tokens, 'token by token, as PyTorch generated them');
       const [whole] = (await ok(name, body)) as { generated_text: string }[];
       assert.equal(whole?.generated_text, greedy.text);
+    });
+  }
+
+  for (const [name, fixture, key] of [
+    ['t5', 't5-seq2seq-bin', 'summary_text'],
+    ['t5-v1_1', 't5-v1_1-seq2seq', 'translation_text'],
+    ['bart', 'bart-seq2seq', 'summary_text'],
+  ] as const) {
+    it(`${TASKS[name]} (${fixture}): the text of the greedy tokens PyTorch chose, encoder + cached decoder`, async () => {
+      const { greedy } = JSON.parse(
+        readFileSync(new URL(`../fixtures/convert/${fixture}/reference.json`, import.meta.url), 'utf8'),
+      ) as { greedy: { text: string; max_new_tokens: number; output: string } };
+      const body = { inputs: greedy.text, parameters: { max_new_tokens: greedy.max_new_tokens } };
+      const answer = (await ok(name, body)) as Record<string, string>[];
+      assert.equal(answer[0]?.[key], greedy.output);
+      // A batch of two pads the shorter prompt; the first still gets PyTorch's text.
+      const batch = (await ok(name, { ...body, inputs: [greedy.text, 'Bonjour'] })) as Record<
+        string,
+        string
+      >[];
+      assert.equal(batch[0]?.[key], greedy.output);
     });
   }
 
