@@ -123,17 +123,7 @@ export const t5: Seq2SeqArchitecture = {
     const shape = shapeOf(config);
     const ctx = t5Context(b, config, shape);
     const positions = g.op('Range', [g.i64([0], []), g.squeeze(g.dimOf(io.ids, 1), [0]), g.i64([1], [])]);
-    const bias = g.add(
-      positionBias(
-        g,
-        table(b, `encoder.block.0.${BIAS_TABLE}`, ctx.buckets.numBuckets, shape.heads),
-        positions,
-        positions,
-        true,
-        ctx.buckets,
-      ),
-      paddingBias(g, io.mask),
-    );
+    const bias = g.add(ctx.positionBias('encoder', positions, positions), paddingBias(g, io.mask));
     let x = g.gather(ctx.shared, io.ids);
     for (let i = 0; i < num(config, 'num_layers'); i++) {
       const p = `encoder.block.${i}.layer`;
@@ -154,17 +144,7 @@ export const t5: Seq2SeqArchitecture = {
     const total = g.add(io.pastLength, g.dimOf(io.ids, 1));
     const queries = g.op('Range', [g.squeeze(io.pastLength, [0]), g.squeeze(total, [0]), g.i64([1], [])]);
     const keys = g.op('Range', [g.i64([0], []), g.squeeze(total, [0]), g.i64([1], [])]);
-    const selfBias = g.add(
-      positionBias(
-        g,
-        table(b, `decoder.block.0.${BIAS_TABLE}`, ctx.buckets.numBuckets, shape.heads),
-        queries,
-        keys,
-        false,
-        ctx.buckets,
-      ),
-      io.selfBias,
-    );
+    const selfBias = g.add(ctx.positionBias('decoder', queries, keys), io.selfBias);
     let x = g.gather(ctx.shared, io.ids);
     const presents: LayerCache[] = [];
     for (let i = 0; i < shape.decoderLayers; i++) {
@@ -217,12 +197,22 @@ function t5Context(b: Builder, config: Config, shape: Seq2SeqShape & AttentionHe
     dir === 'in'
       ? linearAsStored(b, name, x, shape.hidden, inner)
       : linearAsStored(b, name, x, inner, shape.hidden);
+  const buckets = {
+    numBuckets: num(config, 'relative_attention_num_buckets', 32),
+    maxDistance: num(config, 'relative_attention_max_distance', 128),
+  };
   return {
     shared: table(b, 'shared.weight', shape.vocab, shape.hidden),
-    buckets: {
-      numBuckets: num(config, 'relative_attention_num_buckets', 32),
-      maxDistance: num(config, 'relative_attention_max_distance', 128),
-    },
+    /** Block 0's relative position bias, bidirectional in the encoder and causal in the decoder. */
+    positionBias: (stack: 'encoder' | 'decoder', queries: string, keys: string): string =>
+      positionBias(
+        g,
+        table(b, `${stack}.block.0.${BIAS_TABLE}`, buckets.numBuckets, shape.heads),
+        queries,
+        keys,
+        stack === 'encoder',
+        buckets,
+      ),
     linear,
     norm: (name: string, x: string) => rmsNorm(b, name, x, shape.hidden, eps),
     feedForward(p: string, x: string): string {
