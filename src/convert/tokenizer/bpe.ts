@@ -9,6 +9,7 @@ import {
   type Family,
   isRecord,
   readText,
+  readVocab,
   requireSpecial,
   type SpecialDefaults,
   templateProcessing,
@@ -22,30 +23,6 @@ const GPT2_SPECIALS: SpecialDefaults = {
   eos_token: { content: '<|endoftext|>' },
   unk_token: { content: '<|endoftext|>' },
 };
-
-function readVocab(source: TokenizerSource): Map<string, number> {
-  const text = readText(source, 'vocab.json');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw badTokenizer(`vocab.json cannot be read as JSON (${(error as Error).message})`, {
-      file: 'vocab.json',
-    });
-  }
-  if (!isRecord(value)) throw badTokenizer('vocab.json is not a JSON object', { file: 'vocab.json' });
-  const vocab = new Map<string, number>();
-  for (const [token, id] of Object.entries(value)) {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-      throw badTokenizer(`vocab.json gives ${JSON.stringify(token)} the id ${JSON.stringify(id)}`, {
-        file: 'vocab.json',
-      });
-    }
-    vocab.set(token, id);
-  }
-  if (vocab.size === 0) throw badTokenizer('vocab.json is empty', { file: 'vocab.json' });
-  return vocab;
-}
 
 /**
  * merges.txt as the slow tokenizer reads it: `read().split("\n")[1:-1]`, so the first line (the

@@ -345,3 +345,28 @@ export interface Family {
   defaults: SpecialDefaults;
   build(source: TokenizerSource, specials: ResolvedSpecials): FamilyResult;
 }
+
+/** vocab.json: token -> id, every id a non-negative integer. */
+export function readVocab(source: TokenizerSource): Map<string, number> {
+  const text = readText(source, 'vocab.json');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw badTokenizer(`vocab.json cannot be read as JSON (${(error as Error).message})`, {
+      file: 'vocab.json',
+    });
+  }
+  if (!isRecord(value)) throw badTokenizer('vocab.json is not a JSON object', { file: 'vocab.json' });
+  const vocab = new Map<string, number>();
+  for (const [token, id] of Object.entries(value)) {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+      throw badTokenizer(`vocab.json gives ${JSON.stringify(token)} the id ${JSON.stringify(id)}`, {
+        file: 'vocab.json',
+      });
+    }
+    vocab.set(token, id);
+  }
+  if (vocab.size === 0) throw badTokenizer('vocab.json is empty', { file: 'vocab.json' });
+  return vocab;
+}

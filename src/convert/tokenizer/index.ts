@@ -15,6 +15,8 @@ const SOURCE_FILES = new Set([
   'sentencepiece.bpe.model',
   'spiece.model',
   'tokenizer.model',
+  'source.spm',
+  'target.spm',
   'special_tokens_map.json',
   'added_tokens.json',
   'tokenizer_config.json',
@@ -43,6 +45,7 @@ const MODEL_TYPE_CLASSES: Record<string, string> = {
   t5: 'T5Tokenizer',
   mt5: 'T5Tokenizer',
   bart: 'BartTokenizer',
+  marian: 'MarianTokenizer',
 };
 
 /** The files of a repo listing (paths relative to its root) that converting its tokenizer reads. */

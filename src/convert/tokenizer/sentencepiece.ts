@@ -1,5 +1,5 @@
 // Unigram tokenizers from a SentencePiece model file (XLMRobertaTokenizer, CamembertTokenizer,
-// T5Tokenizer), as convert_slow_tokenizer.SpmConverter and its subclasses build them: fairseq's ids
+// T5Tokenizer, MarianTokenizer), as convert_slow_tokenizer.SpmConverter and its subclasses build them: fairseq's ids
 // laid over the SentencePiece ids (XLM-R, CamemBERT) or the model's own ids with T5's sentinel
 // tokens after them, and the whitespace rules of the model's normalizer_spec.
 import protobuf from 'protobufjs';
@@ -12,6 +12,7 @@ import {
   type Family,
   plainFlags,
   readBytes,
+  readVocab,
   requireSpecial,
   templateProcessing,
   tokenId,
@@ -308,7 +309,75 @@ const t5Unigram: Family = {
   },
 };
 
+/**
+ * MarianTokenizer (source.spm + vocab.json): the source model's pieces with the ids of vocab.json,
+ * which source and target share. The Unigram lists vocab.json's tokens in id order with the source
+ * model's scores; tokens only the target model has score below every source piece, so the lattice
+ * takes them only where the source model has nothing. A >>lang<< code is one token (the slow
+ * tokenizer keeps only a leading one whole). `</s>` follows each text. transformers normalizes punctuation with
+ * sacremoses when it is installed and not otherwise: this is the second (no normalization).
+ */
+const marianUnigram: Family = {
+  defaults: {
+    eos_token: { content: '</s>' },
+    unk_token: { content: '<unk>' },
+    pad_token: { content: '<pad>' },
+  },
+  build(source, specials) {
+    if (source.config.separate_vocabs === true) {
+      throw badTokenizer('a MarianTokenizer with separate_vocabs (target_vocab.json) is not converted', {});
+    }
+    const model = readUnigram(source, 'source.spm');
+    const vocab = readVocab(source);
+    const byId: string[] = [];
+    for (const [token, id] of vocab) byId[id] = token;
+    if (byId.length !== vocab.size || byId.some((t) => t === undefined)) {
+      throw badTokenizer('vocab.json ids are not 0 ... n-1, each once', { file: 'vocab.json' });
+    }
+    const scores = new Map(model.pieces.map((p) => [p.piece, p.score]));
+    const lowest = Math.min(...scores.values());
+    const vocabList = byId.map((token): [string, number] => [token, scores.get(token) ?? lowest - 1]);
+    const added = collectAddedTokens(source, specials, vocab, vocabList.length);
+    // Language codes (>>fra<<) stay whole: transformers.js v4 no longer runs its MarianTokenizer's
+    // own split, so they are added tokens (not special: decoding keeps them, as transformers does).
+    for (const [token, id] of vocab) {
+      if (token.startsWith('>>') && token.endsWith('<<') && !added.some((t) => t.content === token)) {
+        added.push({ id, ...plainFlags(token, false), normalized: false });
+      }
+    }
+    added.sort((a, b) => a.id - b.id);
+    const eos = requireSpecial(specials, 'eos_token', source.tokenizerClass);
+    const unk = requireSpecial(specials, 'unk_token', source.tokenizerClass);
+    const unkId = vocab.get(unk);
+    if (unkId === undefined) throw badTokenizer(`vocab.json has no ${unk}`, {});
+    const ids = (token: string): number => tokenId(token, added, vocab);
+    const prepend = model.addDummyPrefix ? 'always' : 'never';
+    const tokenizer = tokenizerJson({
+      added_tokens: added,
+      normalizer: normalizer(model),
+      pre_tokenizer: metaspace(prepend),
+      // MarianTokenizer.build_inputs_with_special_tokens: a + b + </s>.
+      post_processor: templateProcessing(
+        [
+          ['A', 0],
+          [eos, 0],
+        ],
+        [
+          ['A', 0],
+          ['B', 0],
+          [eos, 0],
+        ],
+        ids,
+      ),
+      decoder: metaspace(prepend),
+      model: { type: 'Unigram', unk_id: unkId, vocab: vocabList, byte_fallback: false },
+    });
+    return { tokenizer, config: {} };
+  },
+};
+
 export const SENTENCEPIECE_FAMILIES: Record<string, Family> = {
+  MarianTokenizer: marianUnigram,
   XLMRobertaTokenizer: fairseqUnigram('xlm-roberta'),
   CamembertTokenizer: fairseqUnigram('camembert'),
   T5Tokenizer: t5Unigram,
