@@ -1,13 +1,11 @@
 // Byte-level BPE tokenizers from vocab.json + merges.txt (GPT2Tokenizer, RobertaTokenizer), as
 // convert_slow_tokenizer.GPT2Converter / RobertaConverter build them.
 import {
-  badTokenizer,
   FAIRSEQ_SPECIALS,
   clsSepTemplate,
   collectAddedTokens,
   configFlag,
   type Family,
-  isRecord,
   readText,
   readVocab,
   requireSpecial,
@@ -15,7 +13,6 @@ import {
   templateProcessing,
   tokenId,
   tokenizerJson,
-  type TokenizerSource,
 } from './common.ts';
 
 const GPT2_SPECIALS: SpecialDefaults = {
